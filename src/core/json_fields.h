@@ -1,0 +1,68 @@
+// Internal: strict JSON <-> config-struct mapping shared by every *Config::from_json/to_json.
+// Unknown keys and wrongly typed values are errors that name the key and the config.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <set>
+#include <string>
+
+#include "musefm/error.h"
+
+namespace musefm::detail {
+
+class JsonFields {
+ public:
+  /// Parses `text` as a JSON object describing config `what` (used in messages).
+  JsonFields(const std::string& text, std::string what) : what_(std::move(what)) {
+    try {
+      json_ = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::parse_error& e) {
+      MUSEFM_FAIL(what_, ": invalid JSON: ", e.what());
+    }
+    MUSEFM_CHECK(json_.is_object(), what_, ": expected a JSON object, got ", json_.type_name());
+  }
+  JsonFields(nlohmann::json j, std::string what) : json_(std::move(j)), what_(std::move(what)) {
+    MUSEFM_CHECK(json_.is_object(), what_, ": expected a JSON object, got ", json_.type_name());
+  }
+
+  /// Reads `key` into `out` if present (keeps the default otherwise).
+  template <typename T>
+  void get(const char* key, T& out) {
+    seen_.insert(key);
+    auto it = json_.find(key);
+    if (it == json_.end()) return;
+    try {
+      if constexpr (std::is_same_v<T, bool>) {
+        MUSEFM_CHECK(it->is_boolean(), what_, ": key '", key, "' must be a boolean");
+      } else if constexpr (std::is_integral_v<T>) {
+        MUSEFM_CHECK(it->is_number_integer(), what_, ": key '", key, "' must be an integer");
+      } else if constexpr (std::is_floating_point_v<T>) {
+        MUSEFM_CHECK(it->is_number(), what_, ": key '", key, "' must be a number");
+      } else if constexpr (std::is_same_v<T, std::string>) {
+        MUSEFM_CHECK(it->is_string(), what_, ": key '", key, "' must be a string");
+      }
+      out = it->get<T>();
+    } catch (const nlohmann::json::exception& e) {
+      MUSEFM_FAIL(what_, ": key '", key, "': ", e.what());
+    }
+  }
+
+  /// Throws if the object holds keys that no get() asked for.
+  void reject_unknown() const {
+    for (auto it = json_.begin(); it != json_.end(); ++it) {
+      if (!seen_.count(it.key())) {
+        std::string known;
+        for (const auto& k : seen_) known += (known.empty() ? "" : ", ") + k;
+        MUSEFM_FAIL(what_, ": unknown key '", it.key(), "' (known keys: ", known, ")");
+      }
+    }
+  }
+
+ private:
+  nlohmann::json json_;
+  std::string what_;
+  std::set<std::string> seen_;
+};
+
+}  // namespace musefm::detail

@@ -1,0 +1,62 @@
+// Mel spectrogram matching torchaudio.transforms.MelSpectrogram (+ AmplitudeToDB).
+#include <ATen/ATen.h>
+
+#include <cmath>
+
+#include "features/tensor_util.h"
+#include "musefm/features.h"
+
+namespace musefm {
+using namespace features_detail;
+
+MelSpectrogram::MelSpectrogram(MelConfig config) : config_(std::move(config)) {
+  config_.validate();
+  const double f_max = config_.f_max > 0 ? config_.f_max : config_.sample_rate / 2.0;
+  fbank_ = to_tensor(mel_filterbank(config_.n_fft / 2 + 1, config_.f_min, f_max, config_.n_mels,
+                                    config_.sample_rate, config_.norm, config_.mel_scale));
+  const int win = config_.win_length > 0 ? config_.win_length : config_.n_fft;
+  window_ = to_tensor(make_window("hann", win, /*periodic=*/true));
+}
+
+int64_t MelSpectrogram::num_frames(int64_t n) const {
+  int64_t t = config_.center
+                  ? n / config_.hop_length + 1
+                  : (n >= config_.n_fft ? (n - config_.n_fft) / config_.hop_length + 1 : 0);
+  if (config_.drop_last_frame) t = std::max<int64_t>(0, t - 1);
+  return t;
+}
+
+at::Tensor MelSpectrogram::operator()(const at::Tensor& waveform) const {
+  bool unbatched = false;
+  at::Tensor x = as_batch(waveform, "MelSpectrogram", unbatched);
+  const auto& c = config_;
+  if (c.center && c.pad_mode == "reflect") {
+    MUSEFM_CHECK(x.size(1) > c.n_fft / 2, "MelSpectrogram: reflect padding needs more than ",
+                 c.n_fft / 2, " samples, got ", x.size(1));
+  } else if (!c.center) {
+    MUSEFM_CHECK(x.size(1) >= c.n_fft, "MelSpectrogram: need at least n_fft=", c.n_fft,
+                 " samples without centring, got ", x.size(1));
+  }
+  const int win = c.win_length > 0 ? c.win_length : c.n_fft;
+  const auto opts = x.options();
+  at::Tensor spec = at::stft(x, c.n_fft, c.hop_length, win, window_.to(opts), c.center, c.pad_mode,
+                             /*normalized=*/false, /*onesided=*/true,
+                             /*return_complex=*/true);
+  spec = spec.abs();
+  if (c.power != 1.0) spec = spec.pow(c.power);
+  // [B, F, T] -> [B, T, F] @ [F, M] -> [B, M, T]
+  at::Tensor mel = at::matmul(spec.transpose(-1, -2), fbank_.to(opts)).transpose(-1, -2);
+  if (c.to_db) {
+    const double mult = c.power == 1.0 ? 20.0 : 10.0;
+    mel = mel.clamp_min(c.amin).log10() * mult;
+    if (c.top_db > 0) {
+      at::Tensor peak = std::get<0>(mel.flatten(1).max(1)).view({-1, 1, 1});
+      mel = at::max(mel, peak - c.top_db);
+    }
+  }
+  if (c.drop_last_frame) mel = mel.narrow(-1, 0, std::max<int64_t>(0, mel.size(-1) - 1));
+  mel = mel.contiguous();
+  return unbatched ? mel.squeeze(0) : mel;
+}
+
+}  // namespace musefm

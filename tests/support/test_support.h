@@ -1,0 +1,31 @@
+// Shared helpers for the test suites: fixture paths, temporary files, tensor comparison.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <string>
+#include <vector>
+
+namespace musefm::test {
+
+/// Path of a committed fixture (tests/fixtures/<name>).
+std::string fixture(const std::string& name);
+/// Path of a clip rendered by tests/render_midi.sh at test time.
+std::string rendered(const std::string& name);
+/// A fresh temporary directory, removed at process exit.
+std::string temp_dir();
+/// Loads a fixture .npy as a float32 tensor.
+at::Tensor load_npy(const std::string& path);
+/// Decodes a WAV fixture at its own rate as a [L] float32 tensor.
+at::Tensor load_wav(const std::string& path, int* sample_rate = nullptr);
+/// max |a - b| / max |b|
+double max_rel_error(const at::Tensor& a, const at::Tensor& b);
+/// Writes a WAV/other file with libsndfile (format = SF_FORMAT_* combination).
+void write_sndfile(const std::string& path, const std::vector<float>& interleaved, int channels,
+                   int rate, int format);
+/// Writes raw bytes.
+void write_bytes(const std::string& path, const std::string& bytes);
+/// Reads raw bytes.
+std::string read_bytes(const std::string& path);
+
+}  // namespace musefm::test
