@@ -22,7 +22,7 @@ done
 TORCH_VERSION="2.11.0"
 apt_packages=(
   build-essential cmake ninja-build ccache pkg-config git python3 python3-venv
-  libsndfile1-dev libsamplerate0-dev libeigen3-dev nlohmann-json3-dev libcli11-dev
+  libsndfile1-dev libsamplerate0-dev libsoxr-dev libeigen3-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # real audio for tests and the demo: FluidSynth + General-MIDI soundfont, sox, opus
   fluidsynth fluid-soundfont-gm sox libsox-fmt-all opus-tools

@@ -8,7 +8,7 @@
 //   LibrosaCqt       librosa.cqt defaults (multirate, tuning estimation), for chroma baselines
 //   Chroma           librosa.feature.chroma_cqt defaults
 //
-//   auto wav = at::from_blob(audio.samples.data(), {n}, at::kFloat);   // [L] or [B, L]
+//   at::Tensor wav = musefm::waveform_tensor(musefm::load_audio("a.flac"));  // [L] (or [B, L])
 //   musefm::MelSpectrogram mel(musefm::MelConfig::musicfm());
 //   at::Tensor m = mel(wav);                      // [n_mels, T] (or [B, n_mels, T])
 //   musefm::NnAudioCqt cqt(musefm::NnAudioCqtConfig::mert());
@@ -22,6 +22,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -29,6 +30,12 @@
 #include "musefm/error.h"
 
 namespace musefm {
+
+struct Audio;
+
+/// Decoded audio as a float32 CPU tensor: [frames] when mono, [channels, frames] otherwise
+/// (a copy; the Audio may be discarded afterwards).
+at::Tensor waveform_tensor(const Audio& audio);
 
 /// Frequency-to-mel mapping.
 enum class MelScale { Htk, Slaney };
@@ -171,6 +178,74 @@ class NnAudioCqt {
   std::vector<double> freqs_, lengths_;
   int64_t kernel_width_ = 0;
   std::shared_ptr<Tables> tables_;
+};
+
+/// librosa.cqt (librosa 0.11): multirate VQT with gamma 0, sparsified filters, soxr_hq
+/// resampling between octaves. Defaults are librosa's (sr 22050, hop 512, 84 bins from C1).
+struct LibrosaCqtConfig {
+  int sample_rate = 22050;          ///< Hz
+  int hop_length = 512;             ///< samples; must be divisible by 2^(n_octaves - 1)
+  double fmin = 32.70319566257483;  ///< Hz (C1); tuning shifts it by 2^(tuning / bpo)
+  int n_bins = 84;                  ///< total bins
+  int bins_per_octave = 12;         ///< bins per octave
+  double tuning = 0.0;              ///< in fractions of a bin; NaN = estimate (librosa tuning=None)
+  double filter_scale = 1.0;        ///< filter length scale
+  double sparsity = 0.01;           ///< fraction of each filter's L1 mass dropped (librosa default)
+  bool scale = true;                ///< divide by sqrt(filter length) (librosa scale=True)
+
+  /// The CQT inside librosa.feature.chroma_cqt: 252 bins, 36 per octave, tuning estimated.
+  static LibrosaCqtConfig chroma();
+  void validate() const;
+  std::string to_json() const;
+  static LibrosaCqtConfig from_json(const std::string& json);
+};
+
+/// librosa.estimate_tuning(y, sr, bins_per_octave) with its piptrack defaults (n_fft 2048).
+/// Input [L] float waveform; returns the tuning offset in fractions of a bin, in [-0.5, 0.5).
+double estimate_tuning(const at::Tensor& waveform, int sample_rate, int bins_per_octave);
+
+/// |librosa.cqt|: input [L] or [B, L]; output [n_bins, T] or [B, n_bins, T], T = 1 + L / hop.
+class LibrosaCqt {
+ public:
+  explicit LibrosaCqt(LibrosaCqtConfig config = {});
+  ~LibrosaCqt();
+  at::Tensor operator()(const at::Tensor& waveform) const;
+  int64_t num_frames(int64_t num_samples) const;
+  const LibrosaCqtConfig& config() const { return config_; }
+
+ private:
+  struct Impl;
+  LibrosaCqtConfig config_;
+  std::shared_ptr<Impl> impl_;  // filter banks (fixed tuning) or a cache keyed by tuning
+};
+
+/// librosa.feature.chroma_cqt defaults.
+struct ChromaConfig {
+  int sample_rate = 22050;                                   ///< Hz
+  int hop_length = 512;                                      ///< samples
+  int n_chroma = 12;                                         ///< pitch classes
+  int n_octaves = 7;                                         ///< octaves of the underlying CQT
+  int bins_per_octave = 36;                                  ///< CQT resolution
+  double tuning = std::numeric_limits<double>::quiet_NaN();  ///< NaN = estimate (librosa default)
+  bool normalize = true;  ///< divide each frame by its maximum (norm=inf)
+
+  void validate() const;
+  std::string to_json() const;
+  static ChromaConfig from_json(const std::string& json);
+};
+
+/// Chromagram. Input [L] or [B, L]; output [n_chroma, T] or [B, n_chroma, T], C first.
+class Chroma {
+ public:
+  explicit Chroma(ChromaConfig config = {});
+  at::Tensor operator()(const at::Tensor& waveform) const;
+  int64_t num_frames(int64_t num_samples) const;
+  const ChromaConfig& config() const { return config_; }
+
+ private:
+  ChromaConfig config_;
+  LibrosaCqt cqt_;           // the underlying librosa.cqt (n_octaves * bins_per_octave bins)
+  at::Tensor cq_to_chroma_;  // [n_chroma, n_bins] float32 (librosa.filters.cq_to_chroma)
 };
 
 /// Parses "mel|mfcc|cqt|chroma" style names used by the CLI.

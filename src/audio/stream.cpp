@@ -103,10 +103,12 @@ Audio drain(AudioStream::Impl& impl) {
   Audio audio;
   audio.sample_rate = impl.out_rate;
   audio.channels = impl.out_channels;
-  audio.samples.reserve(
-      size_t(audio_detail::resampled_length(impl.source->info().frames,
-                                            impl.source->info().sample_rate, impl.out_rate)) *
-      size_t(impl.out_channels));
+  // The header's frame count is untrusted: reserve at most 2^24 frames up front.
+  const int64_t declared = std::min<int64_t>(impl.source->info().frames, int64_t(1) << 24);
+  const int64_t expected =
+      audio_detail::resampled_length(declared, impl.source->info().sample_rate, impl.out_rate);
+  audio.samples.reserve(size_t(std::min<int64_t>(expected, int64_t(1) << 24)) *
+                        size_t(impl.out_channels));
   std::vector<float> block;
   while (impl.read(block)) audio.samples.insert(audio.samples.end(), block.begin(), block.end());
   return audio;

@@ -26,19 +26,73 @@ namespace {
 constexpr double kPi = 3.14159265358979323846;
 using cd = std::complex<double>;
 
-// Spectrum of a periodic Hann window of length l, sum_i w[i] e^{-i theta i}, without its linear
-// phase e^{-i theta (l-1)/2}. Written with one sine of theta*l/2 shared by the three Dirichlet
-// kernels the window is made of (0.5 D(theta) - 0.25 D(theta -+ 2 pi / l)).
-cd hann_spectrum_unphased(double theta, double l) {
-  const double a = 0.5 * theta, h = kPi / l;
-  const double sa = std::sin(a), ca = std::cos(a), ch = std::cos(h), sh = std::sin(h);
-  const double d0 = sa, dm = sa * ch - ca * sh, dp = sa * ch + ca * sh;
-  if (std::abs(d0) < 1e-12 || std::abs(dm) < 1e-12 || std::abs(dp) < 1e-12)
-    return hann_spectrum_unphased(theta + 1e-7 / l, l);  // removable singularity
-  const double S = std::sin(0.5 * theta * l);
-  const cd em = std::polar(1.0, -h), ep = std::polar(1.0, h);
-  return S * (0.5 / d0 - 0.25 * em / dm - 0.25 * ep / dp);
-}
+// Hann-window spectrum of one kernel along its band, with rotation recurrences.
+//
+// For DFT bin j, theta = 2 pi j / N - w0 and the (unphased) spectrum of a periodic Hann window
+// of length l is S(theta) [0.5 / sin(a) - 0.25 e^{-ih} / sin(a - h) - 0.25 e^{ih} / sin(a + h)]
+// with a = theta / 2, h = pi / l, S = sin(theta l / 2): the three Dirichlet kernels
+// 0.5 D(theta) - 0.25 D(theta -+ 2 pi / l) sharing one sine. Every angle involved (a,
+// theta l / 2 and the kernel's linear phase) advances by a constant per bin, so consecutive
+// values come from complex rotations; the recurrences are re-anchored every 512 bins.
+class HannBandWalker {
+ public:
+  HannBandWalker(double l, double w0, int64_t N, int64_t start, double phase0)
+      : l_(l), w0_(w0), N_(N), start_(start), phase0_(phase0) {
+    const double h = kPi / l;
+    ch_ = std::cos(h);
+    sh_ = std::sin(h);
+    em_ = std::polar(1.0, -h);
+    ep_ = std::polar(1.0, h);
+    const double delta = 2.0 * kPi / double(N);
+    step_a_ = std::polar(1.0, 0.5 * delta);
+    step_s_ = std::polar(1.0, 0.5 * delta * l);
+    step_p_ = std::polar(1.0, -2.0 * kPi * double(start % N) / double(N) - 0.5 * delta * (l - 1.0));
+  }
+
+  // Kernel spectrum Khat[j] (before conjugation) for j = j0, j0 + 1, ...
+  void walk(int64_t j0, int64_t j1, std::vector<std::complex<float>>& out) {
+    for (int64_t j = j0; j <= j1; ++j) {
+      if ((j - j0) % 512 == 0) anchor(j);
+      const double sa = ea_.imag(), ca = ea_.real();
+      const double d0 = sa, dm = sa * ch_ - ca * sh_, dp = sa * ch_ + ca * sh_;
+      cd h;
+      if (std::abs(d0) < 1e-9 || std::abs(dm) < 1e-9 || std::abs(dp) < 1e-9) {
+        h = exact(j);  // removable singularity: evaluate slightly off the pole
+      } else {
+        h = es_.imag() * (0.5 / d0 - 0.25 * em_ / dm - 0.25 * ep_ / dp) * ephase_;
+      }
+      out.emplace_back(float(h.real()), float(h.imag()));
+      ea_ *= step_a_;
+      es_ *= step_s_;
+      ephase_ *= step_p_;
+    }
+  }
+
+ private:
+  double theta(int64_t j) const { return 2.0 * kPi * double(j) / double(N_) - w0_; }
+  void anchor(int64_t j) {
+    const double th = theta(j);
+    ea_ = std::polar(1.0, 0.5 * th);
+    es_ = std::polar(1.0, 0.5 * th * l_);
+    const int64_t shift = (j % N_) * (start_ % N_) % N_;  // exact modular phase of the offset
+    ephase_ =
+        std::polar(1.0, phase0_ - 2.0 * kPi * double(shift) / double(N_) - 0.5 * th * (l_ - 1.0));
+  }
+  cd exact(int64_t j) const {
+    const double th = theta(j) + 1e-7 / l_, a = 0.5 * th, h = kPi / l_;
+    const int64_t shift = (j % N_) * (start_ % N_) % N_;
+    const cd ph =
+        std::polar(1.0, phase0_ - 2.0 * kPi * double(shift) / double(N_) - a * (l_ - 1.0));
+    return std::sin(a * l_) *
+           (0.5 / std::sin(a) - 0.25 * em_ / std::sin(a - h) - 0.25 * ep_ / std::sin(a + h)) * ph;
+  }
+
+  double l_, w0_;
+  int64_t N_, start_;
+  double phase0_;
+  double ch_, sh_;
+  cd em_, ep_, step_a_, step_s_, step_p_, ea_, es_, ephase_;
+};
 
 // Smallest nu (in DFT bins of the window) beyond which the Hann envelope
 // 1 / (pi nu (nu^2 - 1)) stays below `cutoff`.
@@ -110,7 +164,7 @@ std::shared_ptr<NnAudioCqt::Tables> NnAudioCqt::build_tables() const {
 
   // Per-bin band of the kernel spectrum (bins are independent: designed in parallel).
   struct Band {
-    std::vector<int64_t> j;
+    int64_t j0 = 0;
     std::vector<std::complex<float>> coef;
   };
   std::vector<Band> bands(size_t(c.n_bins));
@@ -128,17 +182,11 @@ std::shared_ptr<NnAudioCqt::Tables> NnAudioCqt::build_tables() const {
       const int64_t j0 = std::max<int64_t>(0, int64_t(std::floor(jc - hw)));
       const int64_t j1 = std::min<int64_t>(N / 2, int64_t(std::ceil(jc + hw)));
       Band& band = bands[size_t(k)];
-      band.j.reserve(size_t(j1 - j0 + 1));
+      band.j0 = j0;
       band.coef.reserve(size_t(j1 - j0 + 1));
-      for (int64_t j = j0; j <= j1; ++j) {
-        const double theta = 2.0 * kPi * double(j) / double(N) - w0;
-        const int64_t shift = (j * start) % N;  // exact modular phase of the kernel offset
-        const double angle =
-            w0 * p0 - 2.0 * kPi * double(shift) / double(N) - 0.5 * theta * (l - 1.0);
-        const cd khat = std::polar(1.0 / norm, angle) * hann_spectrum_unphased(theta, l);
-        band.j.push_back(j);
-        band.coef.emplace_back(float(khat.real()), float(-khat.imag()));  // conj
-      }
+      HannBandWalker(l, w0, N, start, w0 * p0).walk(j0, j1, band.coef);
+      const float inv_norm = float(1.0 / norm);
+      for (auto& v : band.coef) v = std::conj(v) * inv_norm;
     }
   });
   std::vector<int64_t> gather, fold;
@@ -146,8 +194,10 @@ std::shared_ptr<NnAudioCqt::Tables> NnAudioCqt::build_tables() const {
   std::vector<float> scale;
   for (int k = 0; k < c.n_bins; ++k) {
     const Band& band = bands[size_t(k)];
-    gather.insert(gather.end(), band.j.begin(), band.j.end());
-    for (int64_t j : band.j) fold.push_back(int64_t(k) * M + j % M);
+    for (int64_t i = 0; i < int64_t(band.coef.size()); ++i) {
+      gather.push_back(band.j0 + i);
+      fold.push_back(int64_t(k) * M + (band.j0 + i) % M);
+    }
     coef.insert(coef.end(), band.coef.begin(), band.coef.end());
     scale.push_back(float(std::sqrt(float(lengths_[k])) / double(hop)));
   }

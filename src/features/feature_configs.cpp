@@ -237,3 +237,29 @@ double frame_rate(const KaldiMfccConfig& c) {
 double frame_rate(const NnAudioCqtConfig& c) { return double(c.sample_rate) / c.hop_length; }
 
 }  // namespace musefm
+
+namespace musefm {
+
+FeatureKind parse_feature_kind(const std::string& name) {
+  if (name == "mel") return FeatureKind::Mel;
+  if (name == "mfcc") return FeatureKind::Mfcc;
+  if (name == "cqt") return FeatureKind::Cqt;
+  if (name == "chroma") return FeatureKind::Chroma;
+  MUSEFM_FAIL("unknown feature kind '", name, "' (expected mel, mfcc, cqt or chroma)");
+}
+
+std::string to_string(FeatureKind kind) {
+  switch (kind) {
+    case FeatureKind::Mel:
+      return "mel";
+    case FeatureKind::Mfcc:
+      return "mfcc";
+    case FeatureKind::Cqt:
+      return "cqt";
+    case FeatureKind::Chroma:
+      return "chroma";
+  }
+  return "mel";
+}
+
+}  // namespace musefm

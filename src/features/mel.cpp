@@ -42,8 +42,12 @@ at::Tensor MelSpectrogram::operator()(const at::Tensor& waveform) const {
   at::Tensor spec = at::stft(x, c.n_fft, c.hop_length, win, window_.to(opts), c.center, c.pad_mode,
                              /*normalized=*/false, /*onesided=*/true,
                              /*return_complex=*/true);
-  spec = spec.abs();
-  if (c.power != 1.0) spec = spec.pow(c.power);
+  if (c.power == 2.0) {
+    spec = at::view_as_real(spec).pow(2).sum(-1);  // |z|^2 without the square root
+  } else {
+    spec = spec.abs();
+    if (c.power != 1.0) spec = spec.pow(c.power);
+  }
   // [B, F, T] -> [B, T, F] @ [F, M] -> [B, M, T]
   at::Tensor mel = at::matmul(spec.transpose(-1, -2), fbank_.to(opts)).transpose(-1, -2);
   if (c.to_db) {

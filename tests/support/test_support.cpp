@@ -1,5 +1,6 @@
 #include "support/test_support.h"
 
+#include <ftw.h>
 #include <sndfile.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <stdexcept>
 
 #include "musefm/audio.h"
+#include "musefm/features.h"
 #include "musefm/npy.h"
 
 namespace musefm::test {
@@ -30,9 +32,13 @@ struct TempRoot {
     if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
     path = tmpl;
   }
+  // POSIX removal: at exit, std::filesystem::remove_all may bind to the copy libtorch.so
+  // exports, which crashes once torch's statics are gone.
   ~TempRoot() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
+    ::nftw(
+        path.c_str(),
+        [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }, 16,
+        FTW_DEPTH | FTW_PHYS);
   }
 };
 }  // namespace
@@ -55,7 +61,7 @@ at::Tensor load_wav(const std::string& path, int* sample_rate) {
   opt.target_rate = 0;
   Audio a = load_audio(path, opt);
   if (sample_rate) *sample_rate = a.sample_rate;
-  return at::from_blob(a.samples.data(), {int64_t(a.samples.size())}, at::kFloat).clone();
+  return waveform_tensor(a);
 }
 
 double max_rel_error(const at::Tensor& a, const at::Tensor& b) {

@@ -1,0 +1,36 @@
+// musefm — self-supervised music representations (MERT / MusicFM) on libtorch.
+//
+// Umbrella header. Concepts, one header each:
+//   musefm/error.h     musefm::Error, the exception every API throws on bad input
+//   musefm/audio.h     decode (libsndfile), mono mix-down, resample (libsamplerate), streaming
+//   musefm/features.h  MusicFM mel, Kaldi MFCC, MERT/nnAudio CQT, librosa CQT and chroma
+//   musefm/npy.h       .npy read / write
+//
+// Minimal use:
+//
+//   #include <musefm/musefm.h>
+//
+//   musefm::Audio a = musefm::load_audio("song.flac");            // mono float32, 24 kHz
+//   at::Tensor wav = musefm::waveform_tensor(a);                   // [L] float32
+//
+//   musefm::MelSpectrogram mel(musefm::MelConfig::musicfm());     // MusicFM's front-end
+//   at::Tensor m = mel(wav);                                       // [128, T], 100 Hz, dB
+//
+//   musefm::NnAudioCqt cqt(musefm::NnAudioCqtConfig::mert());     // MERT's CQT target
+//   at::Tensor c = cqt(wav);                                       // [336, T], 75 Hz
+//
+//   musefm::KaldiMfcc mfcc(musefm::KaldiMfccConfig::hubert(24000));
+//   at::Tensor f = mfcc(wav);                                      // [T, 39], 100 Hz
+//
+// Transforms accept [L] or [B, L] tensors on any device and are safe to share between
+// threads once constructed. Errors are musefm::Error with a message naming the file or
+// config key and the reason.
+//
+// CMake:   find_package(musefm REQUIRED)
+//          target_link_libraries(app PRIVATE musefm::musefm)
+#pragma once
+
+#include "musefm/audio.h"
+#include "musefm/error.h"
+#include "musefm/features.h"
+#include "musefm/npy.h"

@@ -1,0 +1,49 @@
+// Internal: builds a feature transform from (kind, config JSON, key=value overrides) and runs it
+// on audio files, writing frame-major .npy files with a JSON sidecar.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "musefm/audio.h"
+#include "musefm/features.h"
+
+namespace musefm::cli {
+
+class FeatureRunner {
+ public:
+  /// `config_json` may be empty (the kind's defaults); `overrides` are "key=value" strings whose
+  /// value is parsed as JSON when it can be (numbers, booleans, null) and as a string otherwise.
+  FeatureRunner(FeatureKind kind, const std::string& config_json,
+                const std::vector<std::string>& overrides, const std::string& device,
+                ResampleQuality quality);
+  ~FeatureRunner();
+
+  /// Decodes `audio_path` at the transform's rate (mono) and computes [frames, dims] features.
+  std::vector<float> compute(const std::string& audio_path, int64_t& frames, int64_t& dims,
+                             AudioInfo& info) const;
+  /// compute() + write `out_npy` and `out_npy` with ".json" for ".npy" (the sidecar); returns
+  /// the features ([frames, dims] in `frames`, `dims`).
+  std::vector<float> run(const std::string& audio_path, const std::string& out_npy,
+                         int64_t* frames = nullptr, int64_t* dims = nullptr) const;
+
+  FeatureKind kind() const { return kind_; }
+  int sample_rate() const { return sample_rate_; }
+  double frame_rate() const { return frame_rate_; }
+  const std::string& config_json() const { return config_json_; }
+
+ private:
+  struct Impl;
+  FeatureKind kind_;
+  int sample_rate_ = 0;
+  double frame_rate_ = 0;
+  std::string config_json_, device_;
+  ResampleQuality quality_;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Sidecar path for an output: "x.npy" -> "x.json".
+std::string sidecar_path(const std::string& npy_path);
+
+}  // namespace musefm::cli

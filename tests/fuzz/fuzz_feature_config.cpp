@@ -1,0 +1,31 @@
+// libFuzzer target: arbitrary text through every feature config's strict JSON parser.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "musefm/features.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string text(reinterpret_cast<const char*>(data), size);
+  try {
+    musefm::MelConfig::from_json(text);
+  } catch (const musefm::Error&) {
+  }
+  try {
+    musefm::KaldiMfccConfig::from_json(text);
+  } catch (const musefm::Error&) {
+  }
+  try {
+    musefm::NnAudioCqtConfig::from_json(text);
+  } catch (const musefm::Error&) {
+  }
+  try {
+    musefm::LibrosaCqtConfig::from_json(text);
+  } catch (const musefm::Error&) {
+  }
+  try {
+    musefm::ChromaConfig::from_json(text);
+  } catch (const musefm::Error&) {
+  }
+  return 0;
+}

@@ -1,0 +1,23 @@
+# cmake -P script driven by install_tests.cmake.
+file(REMOVE_RECURSE "${WORK_DIR}")
+set(prefix "${WORK_DIR}/prefix")
+execute_process(COMMAND ${CMAKE_COMMAND} --install "${BUILD_DIR}" --prefix "${prefix}"
+  RESULT_VARIABLE rc OUTPUT_QUIET)
+if(rc)
+  message(FATAL_ERROR "cmake --install failed (${rc})")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} -S "${SOURCE_DIR}/examples/mir_app" -B "${WORK_DIR}/app"
+  -G "${GENERATOR}" -DCMAKE_BUILD_TYPE=Release "-DCMAKE_PREFIX_PATH=${prefix}"
+  RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "configuring examples/mir_app against the installed musefm failed")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} --build "${WORK_DIR}/app" RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "building examples/mir_app failed")
+endif()
+execute_process(COMMAND "${WORK_DIR}/app/mir_app" "${BUILD_DIR}/tests/rendered/piano_a4.wav"
+  RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "mir_app failed (${rc})")
+endif()

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The main job on a built-in default: set up, build the CLI, render two real sampled
+# instruments with FluidSynth, then decode them and a real recording and write every
+# front-end feature (MusicFM mel, HuBERT MFCC, MERT CQT, chroma) to demo_out/.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+tools/setup.sh
+build="${BUILD_DIR:-build}"
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build" -j "$(nproc)" --target musefm_cli
+out="${1:-demo_out}"
+tests/render_midi.sh "$out/audio" >/dev/null
+"$build/src/cli/musefm" demo tests/fixtures/real_music.ogg "$out/audio/piano_a4.wav" \
+  "$out/audio/cmajor_chord.wav" --out-dir "$out"
