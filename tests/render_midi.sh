@@ -14,7 +14,7 @@ mkdir -p "$out"
 for mid in "$here"/fixtures/midi/*.mid; do
   name="$(basename "$mid" .mid)"
   fluidsynth -ni -R 0 -C 0 -g 0.8 -r 24000 -F "$out/$name.stereo.wav" "$sf" "$mid" >/dev/null 2>&1
-  sox "$out/$name.stereo.wav" -c 1 "$out/$name.wav" pad 0 2 trim 0 2
+  sox -V1 "$out/$name.stereo.wav" -c 1 "$out/$name.wav" pad 0 2 trim 0 2
   rm -f "$out/$name.stereo.wav"
 done
 echo "rendered $(ls "$out"/*.wav | wc -l) clips into $out"

@@ -20,6 +20,17 @@ TEST(ParityCqt, MertCqtMatchesNnAudio) {
   EXPECT_LE(err, 1e-3);
 }
 
+TEST(ParityCqt, TighterSpectralCutoffIsMoreAccurate) {
+  const at::Tensor x = test::load_wav(test::fixture("real_24k.wav"));
+  const at::Tensor ref = test::load_npy(test::fixture("cqt_mert.npy"));
+  NnAudioCqtConfig tight = NnAudioCqtConfig::mert();
+  tight.spectral_cutoff = 1e-5;
+  const double err_tight = test::max_rel_error(NnAudioCqt(tight)(x), ref);
+  const double err_default = test::max_rel_error(NnAudioCqt(NnAudioCqtConfig::mert())(x), ref);
+  EXPECT_LE(err_tight, 2e-5);
+  EXPECT_LT(err_tight, err_default);
+}
+
 TEST(ParityCqt, ShortClipMatchesNnAudio) {
   const at::Tensor x = test::load_wav(test::fixture("real_24k.wav")).narrow(0, 0, 12000);
   const at::Tensor ref = test::load_npy(test::fixture("cqt_mert_short.npy"));

@@ -43,7 +43,7 @@ at::Tensor MelSpectrogram::operator()(const at::Tensor& waveform) const {
                              /*normalized=*/false, /*onesided=*/true,
                              /*return_complex=*/true);
   if (c.power == 2.0) {
-    spec = at::view_as_real(spec).pow(2).sum(-1);  // |z|^2 without the square root
+    spec = at::real(spec).square() + at::imag(spec).square();  // |z|^2 without a sqrt
   } else {
     spec = spec.abs();
     if (c.power != 1.0) spec = spec.pow(c.power);
