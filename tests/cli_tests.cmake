@@ -45,3 +45,20 @@ musefm_cli_test(demo ARGS demo ${CMAKE_CURRENT_BINARY_DIR}/rendered/piano_a4.wav
   ${CMAKE_CURRENT_BINARY_DIR}/rendered/cmajor_chord.wav --out-dir ${_out}/demo
   REGEX "strongest CQT bin: [0-9]+ = 4[34][0-9]\\.[0-9] Hz.*dominant pitch class: A.*dominant pitch class: (C|E|G)"
   FILES ${_out}/demo/piano_a4.cqt.npy ${_out}/demo/cmajor_chord.chroma.json)
+
+# Every shipped feature config parses strictly and resolves to itself.
+file(GLOB _feature_configs ${PROJECT_SOURCE_DIR}/configs/features/*.json)
+foreach(cfg IN LISTS _feature_configs)
+  get_filename_component(_name ${cfg} NAME_WE)
+  if(_name MATCHES "mel")
+    set(_kind mel)
+  elseif(_name MATCHES "mfcc")
+    set(_kind mfcc)
+  elseif(_name MATCHES "cqt")
+    set(_kind cqt)
+  else()
+    set(_kind chroma)
+  endif()
+  musefm_cli_test(config_${_name} ARGS features --kind ${_kind} --config ${cfg} --print-config
+    REGEX "sample_rate")
+endforeach()

@@ -80,25 +80,29 @@ TEST(ParityLibrosaTuning, QuarterToneSineMatchesLibrosa) {
   EXPECT_EQ(tuning, tuning_edge(int(std::lround((tuning + 0.5) * 100))));
 }
 
+// tuning_librosa_cases.npy (tools/make_fixtures.py): librosa.estimate_tuning of the real clip at
+// 36 and 12 bins/octave, then A440 sines at 22528 Hz (12, 36) and 22050 Hz (12, 36).
+at::Tensor tuning_cases() { return test::load_npy(test::fixture("tuning_librosa_cases.npy")); }
+
 TEST(ParityLibrosaTuning, RealClipMatchesLibrosa) {
   int sr = 0;
   const at::Tensor x = test::load_wav(test::fixture("real_22k.wav"), &sr);
-  // librosa.estimate_tuning(y=y, sr=22050, bins_per_octave=36 / 12) on real_22k.wav.
-  EXPECT_NEAR(estimate_tuning(x, sr, 36), tuning_edge(46), 1e-9);  // -0.03999999999999998
-  EXPECT_NEAR(estimate_tuning(x, sr, 12), tuning_edge(82), 1e-9);  // 0.32000000000000006
+  const at::Tensor ref = tuning_cases();
+  EXPECT_NEAR(estimate_tuning(x, sr, 36), ref[0].item<double>(), 1e-6);
+  EXPECT_NEAR(estimate_tuning(x, sr, 12), ref[1].item<double>(), 1e-6);
 }
 
-TEST(ParityLibrosaTuning, InTuneA440IsZero) {
-  // At sr = 22528, 440 Hz is exactly FFT bin 40 of piptrack's 2048-point STFT, so the parabolic
-  // peak interpolation is unbiased: librosa returns 0.0 for 12 and 36 bins per octave.
+TEST(ParityLibrosaTuning, A440SinesMatchLibrosa) {
+  const at::Tensor ref = tuning_cases();
+  // At 22528 Hz, 440 Hz is exactly FFT bin 40 of piptrack's 2048-point STFT: an unbiased peak.
   const at::Tensor a440 = sine(440.0, 22528, 2 * 22528);
-  EXPECT_EQ(estimate_tuning(a440, 22528, 12), 0.0);
-  EXPECT_EQ(estimate_tuning(a440, 22528, 36), 0.0);
-  // At 22050 Hz the same tone falls between bins and the interpolation is biased; librosa
-  // gives 0.01 (12 bins/octave) and 0.03 (36 bins/octave), i.e. edges 51 and 53.
+  EXPECT_NEAR(estimate_tuning(a440, 22528, 12), ref[2].item<double>(), 1e-6);
+  EXPECT_NEAR(estimate_tuning(a440, 22528, 36), ref[3].item<double>(), 1e-6);
+  EXPECT_EQ(ref[2].item<double>(), 0.0);  // librosa itself says "in tune" there
+  // At 22050 Hz the tone falls between bins and the parabolic interpolation is biased.
   const at::Tensor a440_22k = sine(440.0, 22050, 2 * 22050);
-  EXPECT_NEAR(estimate_tuning(a440_22k, 22050, 12), tuning_edge(51), 1e-9);
-  EXPECT_NEAR(estimate_tuning(a440_22k, 22050, 36), tuning_edge(53), 1e-9);
+  EXPECT_NEAR(estimate_tuning(a440_22k, 22050, 12), ref[4].item<double>(), 1e-6);
+  EXPECT_NEAR(estimate_tuning(a440_22k, 22050, 36), ref[5].item<double>(), 1e-6);
 }
 
 TEST(ParityLibrosaTuning, SilenceIsZero) {

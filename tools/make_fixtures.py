@@ -150,6 +150,16 @@ def make_librosa():
     save("chroma_librosa_sharp.npy", librosa.feature.chroma_cqt(y=sharp, sr=sr))
     save("tuning_librosa_sharp.npy", np.array([librosa.estimate_tuning(y=sharp, sr=sr,
                                                                        bins_per_octave=36)]))
+    # estimate_tuning cases of tests/test_parity_librosa.cpp (float64 in a .npy of its own):
+    # real clip at 36 and 12 bins/octave; A440 sines at 22528 Hz (440 Hz is FFT bin 40 of the
+    # 2048-point STFT) and 22050 Hz, each at 12 and 36 bins/octave.
+    def a440(rate):
+        return np.sin(np.arange(2 * rate, dtype=np.float64) * (2 * np.pi * 440.0) / rate).astype(np.float32)
+    cases = [(y, sr, 36), (y, sr, 12), (a440(22528), 22528, 12), (a440(22528), 22528, 36),
+             (a440(22050), 22050, 12), (a440(22050), 22050, 36)]
+    values = [librosa.estimate_tuning(y=v, sr=r, bins_per_octave=b) for v, r, b in cases]
+    np.save(os.path.join(OUT, "tuning_librosa_cases.npy"), np.array(values, dtype=np.float64))
+    print("  tuning_librosa_cases.npy:", values)
 
 
 def main():

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <limits>
 #include <set>
 #include <string>
 
@@ -46,6 +47,17 @@ class JsonFields {
     } catch (const nlohmann::json::exception& e) {
       MUSEFM_FAIL(what_, ": key '", key, "': ", e.what());
     }
+  }
+
+  /// Reads a number that may be null (null -> NaN, e.g. "tuning": null = estimate it).
+  void get_nullable(const char* key, double& out) {
+    auto it = json_.find(key);
+    if (it != json_.end() && it->is_null()) {
+      seen_.insert(key);
+      out = std::numeric_limits<double>::quiet_NaN();
+      return;
+    }
+    get(key, out);
   }
 
   /// Throws if the object holds keys that no get() asked for.

@@ -46,24 +46,6 @@ at::Tensor cq_to_chroma(int n_input, int bins_per_octave, int n_chroma) {
   return at::from_blob(m.data(), {n_chroma, n_input}, at::kFloat).clone();
 }
 
-detail::JsonFields fields_with_null_tuning(const std::string& text, const char* what,
-                                           bool& tuning_null) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    MUSEFM_FAIL(what, ": invalid JSON: ", e.what());
-  }
-  tuning_null = false;  // JsonFields reads numbers only: null (NaN = estimate) is taken out
-  if (j.is_object()) {
-    auto it = j.find("tuning");
-    if (it != j.end() && it->is_null()) {
-      tuning_null = true;
-      j.erase(it);
-    }
-  }
-  return detail::JsonFields(std::move(j), what);
-}
 }  // namespace
 
 // ---- ChromaConfig ----------------------------------------------------------------------------
@@ -101,18 +83,16 @@ std::string ChromaConfig::to_json() const {
 }
 
 ChromaConfig ChromaConfig::from_json(const std::string& text) {
-  bool tuning_null = false;
-  detail::JsonFields f = fields_with_null_tuning(text, "ChromaConfig", tuning_null);
+  detail::JsonFields f(text, "ChromaConfig");
   ChromaConfig c;
   f.get("sample_rate", c.sample_rate);
   f.get("hop_length", c.hop_length);
   f.get("n_chroma", c.n_chroma);
   f.get("n_octaves", c.n_octaves);
   f.get("bins_per_octave", c.bins_per_octave);
-  f.get("tuning", c.tuning);
+  f.get_nullable("tuning", c.tuning);
   f.get("normalize", c.normalize);
   f.reject_unknown();
-  if (tuning_null) c.tuning = std::numeric_limits<double>::quiet_NaN();
   c.validate();
   return c;
 }

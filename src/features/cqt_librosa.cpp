@@ -164,25 +164,6 @@ int64_t trimmed_frames(int64_t n, int factor, int64_t hop, int n_octaves) {
   return frames;
 }
 
-// JsonFields accepts numbers only: a null "tuning" (NaN = estimate) is taken out first.
-detail::JsonFields fields_with_null_tuning(const std::string& text, const char* what,
-                                           bool& tuning_null) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    MUSEFM_FAIL(what, ": invalid JSON: ", e.what());
-  }
-  tuning_null = false;
-  if (j.is_object()) {
-    auto it = j.find("tuning");
-    if (it != j.end() && it->is_null()) {
-      tuning_null = true;
-      j.erase(it);
-    }
-  }
-  return detail::JsonFields(std::move(j), what);
-}
 }  // namespace
 
 // ---- LibrosaCqtConfig -------------------------------------------------------------------------
@@ -245,20 +226,18 @@ std::string LibrosaCqtConfig::to_json() const {
 }
 
 LibrosaCqtConfig LibrosaCqtConfig::from_json(const std::string& text) {
-  bool tuning_null = false;
-  detail::JsonFields f = fields_with_null_tuning(text, "LibrosaCqtConfig", tuning_null);
+  detail::JsonFields f(text, "LibrosaCqtConfig");
   LibrosaCqtConfig c;
   f.get("sample_rate", c.sample_rate);
   f.get("hop_length", c.hop_length);
   f.get("fmin", c.fmin);
   f.get("n_bins", c.n_bins);
   f.get("bins_per_octave", c.bins_per_octave);
-  f.get("tuning", c.tuning);
+  f.get_nullable("tuning", c.tuning);
   f.get("filter_scale", c.filter_scale);
   f.get("sparsity", c.sparsity);
   f.get("scale", c.scale);
   f.reject_unknown();
-  if (tuning_null) c.tuning = std::numeric_limits<double>::quiet_NaN();
   c.validate();
   return c;
 }
