@@ -6,8 +6,13 @@ execute_process(COMMAND ${CMAKE_COMMAND} --install "${BUILD_DIR}" --prefix "${pr
 if(rc)
   message(FATAL_ERROR "cmake --install failed (${rc})")
 endif()
+set(app_flags "")
+if(SANITIZE)  # a sanitized libmusefm needs the ASan runtime first: build the app the same way
+  set(app_flags "-DCMAKE_CXX_FLAGS=-fsanitize=address,undefined"
+    "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined")
+endif()
 execute_process(COMMAND ${CMAKE_COMMAND} -S "${SOURCE_DIR}/examples/mir_app" -B "${WORK_DIR}/app"
-  -G "${GENERATOR}" -DCMAKE_BUILD_TYPE=Release "-DCMAKE_PREFIX_PATH=${prefix}"
+  -G "${GENERATOR}" -DCMAKE_BUILD_TYPE=Release "-DCMAKE_PREFIX_PATH=${prefix}" ${app_flags}
   RESULT_VARIABLE rc)
 if(rc)
   message(FATAL_ERROR "configuring examples/mir_app against the installed musefm failed")

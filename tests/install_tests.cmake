@@ -6,6 +6,7 @@ add_test(NAME install_and_build_example
     -DSOURCE_DIR=${PROJECT_SOURCE_DIR}
     -DWORK_DIR=${CMAKE_CURRENT_BINARY_DIR}/install_test
     -DGENERATOR=${CMAKE_GENERATOR}
+    -DSANITIZE=${MUSEFM_SANITIZE}
     -P ${CMAKE_CURRENT_SOURCE_DIR}/install_example.cmake)
 set_tests_properties(install_and_build_example PROPERTIES
   TIMEOUT 600 FIXTURES_REQUIRED rendered_audio

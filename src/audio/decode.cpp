@@ -164,10 +164,10 @@ int64_t SndSource::read(int64_t frames, std::vector<float>& out) {
 void SndSource::check_complete() const {
   MUSEFM_CHECK(decoded_ > 0, "cannot decode '", info_.path,
                "': no audio samples could be decoded (corrupt or truncated)");
-  MUSEFM_CHECK(
-      decoded_ >= info_.frames || (exact_length_ == false && decoded_ * 100 >= info_.frames * 99),
-      "cannot decode '", info_.path, "': truncated, the header declares ", info_.frames,
-      " frames but only ", decoded_, " could be decoded");
+  MUSEFM_CHECK(decoded_ >= info_.frames ||
+                   (exact_length_ == false && decoded_ >= info_.frames - info_.frames / 100),
+               "cannot decode '", info_.path, "': truncated, the header declares ", info_.frames,
+               " frames but only ", decoded_, " could be decoded");
 }
 
 }  // namespace musefm::audio_detail

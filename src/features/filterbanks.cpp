@@ -20,36 +20,6 @@ double hz_to_mel(double hz, MelScale scale) {
   return kSlaneyMinLogMel + std::log(hz / kSlaneyMinLogHz) / kSlaneyLogStep;
 }
 
-double mel_to_hz(double mel, MelScale scale) {
-  if (scale == MelScale::Htk) return 700.0 * (std::pow(10.0, mel / 2595.0) - 1.0);
-  if (mel < kSlaneyMinLogMel) return kSlaneyFSp * mel;
-  return kSlaneyMinLogHz * std::exp(kSlaneyLogStep * (mel - kSlaneyMinLogMel));
-}
-
-MatrixXdRow mel_filterbank(int n_freqs, double f_min, double f_max, int n_mels, int sample_rate,
-                           MelNorm norm, MelScale scale) {
-  // all_freqs = linspace(0, sample_rate // 2, n_freqs)
-  Eigen::VectorXd all_freqs = Eigen::VectorXd::LinSpaced(n_freqs, 0.0, double(sample_rate / 2));
-  const double m_min = hz_to_mel(f_min, scale), m_max = hz_to_mel(f_max, scale);
-  Eigen::VectorXd f_pts(n_mels + 2);
-  for (int i = 0; i < n_mels + 2; ++i) {
-    const double m = m_min + (m_max - m_min) * double(i) / double(n_mels + 1);
-    f_pts[i] = mel_to_hz(m, scale);
-  }
-  MatrixXdRow fb(n_freqs, n_mels);
-  for (int f = 0; f < n_freqs; ++f) {
-    for (int m = 0; m < n_mels; ++m) {
-      const double down = (all_freqs[f] - f_pts[m]) / (f_pts[m + 1] - f_pts[m]);
-      const double up = (f_pts[m + 2] - all_freqs[f]) / (f_pts[m + 2] - f_pts[m + 1]);
-      fb(f, m) = std::max(0.0, std::min(down, up));
-    }
-  }
-  if (norm == MelNorm::Slaney) {
-    for (int m = 0; m < n_mels; ++m) fb.col(m) *= 2.0 / (f_pts[m + 2] - f_pts[m]);
-  }
-  return fb;
-}
-
 MatrixXdRow kaldi_mel_banks(int num_bins, int padded_window_size, double sample_freq,
                             double low_freq, double high_freq) {
   const int num_fft_bins = padded_window_size / 2;

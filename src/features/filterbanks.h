@@ -12,14 +12,9 @@ namespace musefm::features_detail {
 
 using MatrixXdRow = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-/// Hz -> mel and back (HTK: 2595 log10(1 + f/700); Slaney: linear below 1 kHz, log above),
-/// as torchaudio.functional._hz_to_mel / _mel_to_hz and librosa.hz_to_mel.
+/// Hz -> mel (HTK: 2595 log10(1 + f/700); Slaney: linear below 1 kHz, log above), as
+/// torchaudio.functional._hz_to_mel and librosa.hz_to_mel.
 double hz_to_mel(double hz, MelScale scale);
-double mel_to_hz(double mel, MelScale scale);
-
-/// torchaudio.functional.melscale_fbanks: [n_freqs, n_mels] triangular filters.
-MatrixXdRow mel_filterbank(int n_freqs, double f_min, double f_max, int n_mels, int sample_rate,
-                           MelNorm norm, MelScale scale);
 
 /// torchaudio.compliance.kaldi.get_mel_banks (vtln_warp = 1): [num_bins, padded/2 + 1], with
 /// the zero Nyquist column torchaudio appends.

@@ -25,7 +25,8 @@ std::vector<double> scipy_hann_periodic(int64_t n) {
 }
 
 // librosa.stft(y, n_fft, hop, window="hann", center=True, pad_mode="constant") magnitudes:
-// the float64 FFT stored as complex64, then np.abs (hypotf). Returns [F, T] row-major float.
+// the float64 FFT stored as complex64, then np.abs (hypotf). Returns [T, F] row-major float
+// (time-major, so piptrack's scan over frequency reads contiguous memory).
 std::vector<float> stft_magnitude(const at::Tensor& y, int64_t n_fft, int64_t hop, int64_t& n_freq,
                                   int64_t& n_frames) {
   const std::vector<double> w = scipy_hann_periodic(n_fft);
@@ -35,9 +36,10 @@ std::vector<float> stft_magnitude(const at::Tensor& y, int64_t n_fft, int64_t ho
       at::stft(y, n_fft, hop, n_fft, window, /*center=*/true, "constant", /*normalized=*/false,
                /*onesided=*/true, /*return_complex=*/true)
           .to(at::kComplexFloat)
+          .t()
           .contiguous();
-  n_freq = spec.size(0);
-  n_frames = spec.size(1);
+  n_frames = spec.size(0);
+  n_freq = spec.size(1);
   const auto* c = spec.data_ptr<c10::complex<float>>();
   std::vector<float> mag(size_t(n_freq * n_frames));
   for (size_t i = 0; i < mag.size(); ++i) mag[i] = std::hypot(c[i].real(), c[i].imag());
@@ -100,14 +102,14 @@ double estimate_tuning(const at::Tensor& waveform, int sample_rate, int bins_per
   const int64_t n_fft = 2048, hop = n_fft / 4;
   int64_t F = 0, T = 0;
   const std::vector<float> S = stft_magnitude(x, n_fft, hop, F, T);
-  auto s = [&](int64_t k, int64_t t) { return S[size_t(k * T + t)]; };
+  auto s = [&](int64_t k, int64_t t) { return S[size_t(t * F + k)]; };
   const double sr = sample_rate;
   const double fmin = 150.0, fmax = std::min(4000.0, sr / 2.0);
   const double bin_hz = 1.0 / (double(n_fft) * (1.0 / sr));  // np.fft.rfftfreq(n_fft, 1 / sr)
 
   std::vector<float> frame_max(size_t(T), 0.0f);
-  for (int64_t k = 0; k < F; ++k)
-    for (int64_t t = 0; t < T; ++t) frame_max[size_t(t)] = std::max(frame_max[size_t(t)], s(k, t));
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t k = 0; k < F; ++k) frame_max[size_t(t)] = std::max(frame_max[size_t(t)], s(k, t));
 
   std::vector<float> pitches, mags;  // at the (freq, time) peaks only; zero elsewhere
   for (int64_t t = 0; t < T; ++t) {
