@@ -65,6 +65,9 @@ TEST(FeatureConfigs, WrongTypesAndValuesAreRejected) {
   EXPECT_NE(json_error<MelConfig>(R"({"mel_scale": "bark"})").find("mel_scale"), std::string::npos);
   EXPECT_NE(json_error<MelConfig>("[1, 2]").find("expected a JSON object"), std::string::npos);
   EXPECT_NE(json_error<MelConfig>("{oops").find("invalid JSON"), std::string::npos);
+  EXPECT_NE(json_error<MelConfig>(R"({"amin": 1e410})").find("invalid JSON"), std::string::npos);
+  EXPECT_NE(json_error<MelConfig>(R"({"n_fft": 4294967297})").find("'n_fft' is out of range"),
+            std::string::npos);
   EXPECT_NE(json_error<NnAudioCqtConfig>(R"({"n_bins": 500})").find("exceeds the Nyquist"),
             std::string::npos);
   EXPECT_NE(json_error<KaldiMfccConfig>(R"({"num_ceps": 40})").find("num_ceps"), std::string::npos);

@@ -14,7 +14,13 @@ using nlohmann::json;
 
 // Applies "key=value" overrides to a JSON object (CLI flags override config fields by name).
 std::string apply_overrides(const std::string& base, const std::vector<std::string>& overrides) {
-  json j = json::parse(base);
+  json j;
+  try {
+    j = json::parse(base);
+  } catch (const json::exception& e) {
+    MUSEFM_FAIL("invalid config JSON: ", e.what());
+  }
+  MUSEFM_CHECK(j.is_object(), "config JSON must be an object, got ", j.type_name());
   for (const auto& kv : overrides) {
     const auto eq = kv.find('=');
     MUSEFM_CHECK(eq != std::string::npos && eq > 0, "--set expects key=value, got '", kv, "'");
@@ -22,7 +28,7 @@ std::string apply_overrides(const std::string& base, const std::vector<std::stri
     json v;
     try {
       v = json::parse(value);
-    } catch (const json::parse_error&) {
+    } catch (const json::exception&) {
       v = value;  // bare strings: --set pad_mode=constant
     }
     j[key] = v;

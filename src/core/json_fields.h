@@ -18,7 +18,7 @@ class JsonFields {
   JsonFields(const std::string& text, std::string what) : what_(std::move(what)) {
     try {
       json_ = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse_error, out_of_range (1e999), ...
       MUSEFM_FAIL(what_, ": invalid JSON: ", e.what());
     }
     MUSEFM_CHECK(json_.is_object(), what_, ": expected a JSON object, got ", json_.type_name());
@@ -38,6 +38,11 @@ class JsonFields {
         MUSEFM_CHECK(it->is_boolean(), what_, ": key '", key, "' must be a boolean");
       } else if constexpr (std::is_integral_v<T>) {
         MUSEFM_CHECK(it->is_number_integer(), what_, ": key '", key, "' must be an integer");
+        const bool fits = it->is_number_unsigned()
+                              ? it->get<uint64_t>() <= uint64_t(std::numeric_limits<T>::max())
+                              : it->get<int64_t>() >= int64_t(std::numeric_limits<T>::min()) &&
+                                    it->get<int64_t>() <= int64_t(std::numeric_limits<T>::max());
+        MUSEFM_CHECK(fits, what_, ": key '", key, "' is out of range: ", it->dump());
       } else if constexpr (std::is_floating_point_v<T>) {
         MUSEFM_CHECK(it->is_number(), what_, ": key '", key, "' must be a number");
       } else if constexpr (std::is_same_v<T, std::string>) {
