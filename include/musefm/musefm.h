@@ -5,6 +5,7 @@
 //   musefm/audio.h     decode (libsndfile), mono mix-down, resample (libsamplerate), streaming
 //   musefm/features.h  MusicFM mel, Kaldi MFCC, MERT/nnAudio CQT, librosa CQT and chroma
 //   musefm/npy.h       .npy read / write
+//   musefm/safetensors.h  memory-mapped safetensors read / atomic write (model weights)
 //
 // Minimal use:
 //
@@ -34,3 +35,4 @@
 #include "musefm/error.h"
 #include "musefm/features.h"
 #include "musefm/npy.h"
+#include "musefm/safetensors.h"
