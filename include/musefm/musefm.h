@@ -5,6 +5,7 @@
 //   musefm/audio.h     decode (libsndfile), mono mix-down, resample (libsamplerate), streaming
 //   musefm/features.h  MusicFM mel, Kaldi MFCC, MERT/nnAudio CQT, librosa CQT and chroma
 //   musefm/npy.h       .npy read / write
+//   musefm/config.h    EncoderConfig: MERT / MusicFM model description (config.json)
 //   musefm/safetensors.h  memory-mapped safetensors read / atomic write (model weights)
 //
 // Minimal use:
@@ -32,6 +33,7 @@
 #pragma once
 
 #include "musefm/audio.h"
+#include "musefm/config.h"
 #include "musefm/error.h"
 #include "musefm/features.h"
 #include "musefm/npy.h"

@@ -4,9 +4,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <climits>
 #include <limits>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "musefm/error.h"
 
@@ -47,6 +49,13 @@ class JsonFields {
         MUSEFM_CHECK(it->is_number(), what_, ": key '", key, "' must be a number");
       } else if constexpr (std::is_same_v<T, std::string>) {
         MUSEFM_CHECK(it->is_string(), what_, ": key '", key, "' must be a string");
+      } else if constexpr (std::is_same_v<T, std::vector<int>>) {
+        MUSEFM_CHECK(it->is_array() && it->size() <= 4096, what_, ": key '", key,
+                     "' must be an array of integers");
+        for (const auto& v : *it)
+          MUSEFM_CHECK(v.is_number_integer() && v.get<int64_t>() >= INT32_MIN &&
+                           v.get<int64_t>() <= INT32_MAX,
+                       what_, ": key '", key, "' must be an array of integers, got ", v.dump());
       }
       out = it->get<T>();
     } catch (const nlohmann::json::exception& e) {

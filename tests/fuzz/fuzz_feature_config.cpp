@@ -1,8 +1,9 @@
-// libFuzzer target: arbitrary text through every feature config's strict JSON parser.
+// libFuzzer target: arbitrary text through every config's strict JSON parser.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
+#include "musefm/config.h"
 #include "musefm/features.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -25,6 +26,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   try {
     musefm::ChromaConfig::from_json(text);
+  } catch (const musefm::Error&) {
+  }
+  try {
+    musefm::EncoderConfig::from_json(text);
   } catch (const musefm::Error&) {
   }
   return 0;
