@@ -6,6 +6,7 @@
 //   musefm/features.h  MusicFM mel, Kaldi MFCC, MERT/nnAudio CQT, librosa CQT and chroma
 //   musefm/npy.h       .npy read / write
 //   musefm/config.h    EncoderConfig: MERT / MusicFM model description (config.json)
+//   musefm/encoder.h   Encoder: load a model dir, hidden states of every layer (MERT family)
 //   musefm/safetensors.h  memory-mapped safetensors read / atomic write (model weights)
 //
 // Minimal use:
@@ -34,6 +35,7 @@
 
 #include "musefm/audio.h"
 #include "musefm/config.h"
+#include "musefm/encoder.h"
 #include "musefm/error.h"
 #include "musefm/features.h"
 #include "musefm/npy.h"

@@ -1,0 +1,58 @@
+// Encoder: a loaded MERT-style model (HuBERT architecture) that maps waveforms to the hidden
+// states of every layer.
+//
+//   auto enc = musefm::Encoder::load("models/mert-v1-95m");     // config.json + model.safetensors
+//   at::Tensor wav = musefm::waveform_tensor(musefm::load_audio("song.flac"));  // 24 kHz mono
+//   std::vector<at::Tensor> hs = enc.forward(wav.unsqueeze(0));  // 13 x [1, T, 768], 75 Hz
+//
+// Weights use the Hugging Face parameter names; the positional convolution's weight norm is
+// folded on load from either `weight_g`/`weight_v` or `parametrizations.weight.original0/1`.
+// Missing, unexpected or mis-shaped tensors are reported together, by name.
+//
+// Status: the MERT family (post-LN as MERT-v1-95M, pre-LN as MERT-v1-330M) is implemented and
+// matches transformers' HubertModel; model_type "musicfm" is rejected with a clear error until
+// the conformer lands.
+//
+// Thread safety: an Encoder is immutable after load(); forward() may run concurrently from
+// several threads (each call allocates its own activations). Inference runs without autograd.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "musefm/config.h"
+#include "musefm/error.h"
+
+namespace musefm {
+
+class Encoder {
+ public:
+  /// Loads `model_dir`/config.json and `model_dir`/model.safetensors onto `device`.
+  static Encoder load(const std::string& model_dir, const std::string& device = "cpu");
+  /// Builds an encoder from a config and named weights (HF names); `source` names them in errors.
+  static Encoder from_weights(const EncoderConfig& config,
+                              const std::map<std::string, at::Tensor>& weights,
+                              const std::string& device = "cpu",
+                              const std::string& source = "weights");
+
+  /// Hidden states for a [B, L] (or [L]) float waveform at config().sample_rate, unpadded:
+  /// num_hidden_layers + 1 tensors of [B, T, hidden_size] (index 0 = transformer input as HF
+  /// defines it, last = final layer).
+  std::vector<at::Tensor> forward(const at::Tensor& waveform) const;
+  /// Output of the convolutional feature extractor, [B, T, conv_dim.back()].
+  at::Tensor extract_features(const at::Tensor& waveform) const;
+  /// Frames produced for `num_samples` input samples.
+  int64_t num_frames(int64_t num_samples) const;
+  const EncoderConfig& config() const;
+
+  struct Impl;
+
+ private:
+  std::shared_ptr<const Impl> impl_;
+};
+
+}  // namespace musefm

@@ -1,0 +1,113 @@
+// MERT-v1 forward = transformers HubertModel (modeling_hubert.py), inference path:
+//   conv stack (GroupNorm on layer 0 or LayerNorm on every layer, GELU) -> LayerNorm ->
+//   Linear -> + weight-normed grouped positional conv (last frame dropped for even kernels,
+//   GELU) -> post-LN (95M) or pre-LN (330M) transformer layers.
+#include "model/mert.h"
+
+#include <cmath>
+
+#include "musefm/error.h"
+
+namespace musefm::model_detail {
+namespace {
+
+const at::Tensor& W(const Weights& w, const std::string& name) { return w.at(name); }
+
+at::Tensor layer_norm(const at::Tensor& x, const Weights& w, const std::string& p, double eps) {
+  return at::layer_norm(x, {x.size(-1)}, W(w, p + ".weight"), W(w, p + ".bias"), eps);
+}
+
+at::Tensor linear(const at::Tensor& x, const Weights& w, const std::string& p) {
+  return at::linear(x, W(w, p + ".weight"), W(w, p + ".bias"));
+}
+
+// HubertAttention: q/k/v projections, softmax(q k^T / sqrt(d)) v, output projection.
+at::Tensor attention(const EncoderConfig& c, const Weights& w, const std::string& p,
+                     const at::Tensor& h) {
+  const int64_t B = h.size(0), T = h.size(1), heads = c.num_attention_heads,
+                d = c.hidden_size / heads;
+  auto split = [&](const at::Tensor& x) { return x.view({B, T, heads, d}).transpose(1, 2); };
+  const at::Tensor q = split(linear(h, w, p + ".q_proj"));
+  const at::Tensor k = split(linear(h, w, p + ".k_proj"));
+  const at::Tensor v = split(linear(h, w, p + ".v_proj"));
+  at::Tensor o;
+  if (c.attention == "naive") {
+    const at::Tensor scores = at::matmul(q * (1.0 / std::sqrt(double(d))), k.transpose(-1, -2));
+    o = at::matmul(at::softmax(scores, -1), v);
+  } else {
+    o = at::scaled_dot_product_attention(q, k, v);
+  }
+  return linear(o.transpose(1, 2).reshape({B, T, c.hidden_size}), w, p + ".out_proj");
+}
+
+at::Tensor feed_forward(const Weights& w, const std::string& p, const at::Tensor& h) {
+  return linear(at::gelu(linear(h, w, p + ".intermediate_dense")), w, p + ".output_dense");
+}
+
+at::Tensor positional_embedding(const EncoderConfig& c, const Weights& w, const at::Tensor& h) {
+  const int64_t K = c.num_conv_pos_embeddings;
+  at::Tensor pos = at::conv1d(h.transpose(1, 2), W(w, "encoder.pos_conv_embed.conv.weight"),
+                              W(w, "encoder.pos_conv_embed.conv.bias"), /*stride=*/1,
+                              /*padding=*/K / 2, /*dilation=*/1, c.num_conv_pos_embedding_groups);
+  if (K % 2 == 0) pos = pos.narrow(2, 0, pos.size(2) - 1);  // HubertSamePadLayer
+  return at::gelu(pos).transpose(1, 2);
+}
+}  // namespace
+
+int64_t mert_num_frames(const EncoderConfig& c, int64_t n) {
+  for (size_t i = 0; i < c.conv_kernel.size(); ++i) {
+    if (n < c.conv_kernel[i]) return 0;
+    n = (n - c.conv_kernel[i]) / c.conv_stride[i] + 1;
+  }
+  return n;
+}
+
+at::Tensor mert_extract_features(const EncoderConfig& c, const Weights& w, const at::Tensor& x) {
+  at::Tensor h = x.unsqueeze(1);
+  for (size_t i = 0; i < c.conv_dim.size(); ++i) {
+    const std::string p = "feature_extractor.conv_layers." + std::to_string(i);
+    const at::Tensor bias = c.conv_bias ? W(w, p + ".conv.bias") : at::Tensor();
+    h = at::conv1d(h, W(w, p + ".conv.weight"), bias, c.conv_stride[i]);
+    if (c.feat_extract_norm == "group" && i == 0) {
+      // GroupNorm(num_groups = channels): each channel normalised over the whole clip.
+      h = at::group_norm(h, c.conv_dim[0], W(w, p + ".layer_norm.weight"),
+                         W(w, p + ".layer_norm.bias"), 1e-5);
+    } else if (c.feat_extract_norm == "layer") {
+      h = layer_norm(h.transpose(1, 2), w, p + ".layer_norm", 1e-5).transpose(1, 2);
+    }
+    h = at::gelu(h);
+  }
+  return h.transpose(1, 2);
+}
+
+std::vector<at::Tensor> mert_forward(const EncoderConfig& c, const Weights& w,
+                                     const at::Tensor& x) {
+  const at::Tensor feats = mert_extract_features(c, w, x);
+  const double eps = c.layer_norm_eps;
+  at::Tensor h =
+      c.feat_proj_layer_norm ? layer_norm(feats, w, "feature_projection.layer_norm", 1e-5) : feats;
+  h = linear(h, w, "feature_projection.projection");
+  h = h + positional_embedding(c, w, h);
+  std::vector<at::Tensor> states;
+  if (!c.do_stable_layer_norm) {  // HubertEncoder (post-LN)
+    h = layer_norm(h, w, "encoder.layer_norm", eps);
+    states.push_back(h);
+    for (int n = 0; n < c.num_hidden_layers; ++n) {
+      const std::string p = "encoder.layers." + std::to_string(n);
+      h = layer_norm(h + attention(c, w, p + ".attention", h), w, p + ".layer_norm", eps);
+      h = layer_norm(h + feed_forward(w, p + ".feed_forward", h), w, p + ".final_layer_norm", eps);
+      states.push_back(h);
+    }
+  } else {  // HubertEncoderStableLayerNorm (pre-LN)
+    for (int n = 0; n < c.num_hidden_layers; ++n) {
+      const std::string p = "encoder.layers." + std::to_string(n);
+      states.push_back(h);
+      h = h + attention(c, w, p + ".attention", layer_norm(h, w, p + ".layer_norm", eps));
+      h = h + feed_forward(w, p + ".feed_forward", layer_norm(h, w, p + ".final_layer_norm", eps));
+    }
+    states.push_back(layer_norm(h, w, "encoder.layer_norm", eps));
+  }
+  return states;
+}
+
+}  // namespace musefm::model_detail

@@ -1,0 +1,124 @@
+#include "model/weights.h"
+
+#include <sstream>
+
+#include "musefm/error.h"
+
+namespace musefm::model_detail {
+namespace {
+std::string shape_str(at::IntArrayRef s) {
+  std::ostringstream os;
+  os << "[";
+  for (size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
+  return os.str() + "]";
+}
+
+// Lists up to 8 names, then "... and N more".
+std::string name_list(const std::vector<std::string>& names) {
+  std::string out;
+  for (size_t i = 0; i < names.size() && i < 8; ++i) out += (i ? ", " : "") + names[i];
+  if (names.size() > 8) out += ", ... and " + std::to_string(names.size() - 8) + " more";
+  return out;
+}
+}  // namespace
+
+std::map<std::string, std::vector<int64_t>> mert_weight_shapes(const EncoderConfig& c,
+                                                               std::set<std::string>& optional) {
+  std::map<std::string, std::vector<int64_t>> s;
+  int64_t in = 1;
+  for (size_t i = 0; i < c.conv_dim.size(); ++i) {
+    const std::string p = "feature_extractor.conv_layers." + std::to_string(i);
+    const int64_t out = c.conv_dim[i];
+    s[p + ".conv.weight"] = {out, in, c.conv_kernel[i]};
+    if (c.conv_bias) s[p + ".conv.bias"] = {out};
+    if (c.feat_extract_norm == "layer" || i == 0) {
+      s[p + ".layer_norm.weight"] = {out};
+      s[p + ".layer_norm.bias"] = {out};
+    }
+    in = out;
+  }
+  const int64_t H = c.hidden_size, F = c.intermediate_size;
+  if (c.feat_proj_layer_norm) {
+    s["feature_projection.layer_norm.weight"] = {in};
+    s["feature_projection.layer_norm.bias"] = {in};
+  }
+  s["feature_projection.projection.weight"] = {H, in};
+  s["feature_projection.projection.bias"] = {H};
+  s["encoder.pos_conv_embed.conv.weight"] = {H, H / c.num_conv_pos_embedding_groups,
+                                             c.num_conv_pos_embeddings};
+  s["encoder.pos_conv_embed.conv.bias"] = {H};
+  s["encoder.layer_norm.weight"] = {H};
+  s["encoder.layer_norm.bias"] = {H};
+  for (int n = 0; n < c.num_hidden_layers; ++n) {
+    const std::string p = "encoder.layers." + std::to_string(n);
+    for (const char* proj : {"q_proj", "k_proj", "v_proj", "out_proj"}) {
+      s[p + ".attention." + proj + ".weight"] = {H, H};
+      s[p + ".attention." + proj + ".bias"] = {H};
+    }
+    for (const char* ln : {".layer_norm", ".final_layer_norm"}) {
+      s[p + ln + ".weight"] = {H};
+      s[p + ln + ".bias"] = {H};
+    }
+    s[p + ".feed_forward.intermediate_dense.weight"] = {F, H};
+    s[p + ".feed_forward.intermediate_dense.bias"] = {F};
+    s[p + ".feed_forward.output_dense.weight"] = {H, F};
+    s[p + ".feed_forward.output_dense.bias"] = {H};
+  }
+  s["masked_spec_embed"] = {H};  // training-only mask embedding
+  optional.insert("masked_spec_embed");
+  return s;
+}
+
+void fold_weight_norm(Weights& w, const std::string& prefix, int64_t dim,
+                      const std::string& source) {
+  std::string g_key = prefix + ".weight_g", v_key = prefix + ".weight_v";
+  if (!w.count(g_key)) {
+    g_key = prefix + ".parametrizations.weight.original0";
+    v_key = prefix + ".parametrizations.weight.original1";
+  }
+  if (!w.count(g_key) && !w.count(v_key)) return;  // already folded (or missing: reported later)
+  MUSEFM_CHECK(w.count(g_key) && w.count(v_key), source, ": weight norm of '", prefix,
+               "' needs both ", g_key, " and ", v_key);
+  const at::Tensor g = w.at(g_key).to(at::kFloat), v = w.at(v_key).to(at::kFloat);
+  MUSEFM_CHECK(v.dim() > dim && g.numel() == v.size(dim), source, ": weight norm of '", prefix,
+               "': ", g_key, " ", shape_str(g.sizes()), " does not match ", v_key, " ",
+               shape_str(v.sizes()));
+  std::vector<int64_t> reduce;
+  for (int64_t d = 0; d < v.dim(); ++d)
+    if (d != dim) reduce.push_back(d);
+  const at::Tensor norm = v.pow(2).sum(reduce, /*keepdim=*/true).sqrt();
+  w[prefix + ".weight"] = g.reshape(norm.sizes()) * v / norm;
+  w.erase(g_key);
+  w.erase(v_key);
+}
+
+Weights checked_weights(const Weights& w, const std::map<std::string, std::vector<int64_t>>& shapes,
+                        const std::set<std::string>& optional, const at::Device& device,
+                        const std::string& source) {
+  std::vector<std::string> missing, unexpected, misshaped;
+  for (const auto& [name, shape] : shapes) {
+    auto it = w.find(name);
+    if (it == w.end()) {
+      if (!optional.count(name)) missing.push_back(name);
+    } else if (it->second.sizes() != at::IntArrayRef(shape)) {
+      misshaped.push_back(name + " " + shape_str(it->second.sizes()) + " (expected " +
+                          shape_str(shape) + ")");
+    }
+  }
+  for (const auto& [name, t] : w)
+    if (!shapes.count(name)) unexpected.push_back(name);
+  std::string problems;
+  if (!missing.empty()) problems += "\n  missing: " + name_list(missing);
+  if (!unexpected.empty()) problems += "\n  unexpected: " + name_list(unexpected);
+  if (!misshaped.empty()) problems += "\n  wrong shape: " + name_list(misshaped);
+  MUSEFM_CHECK(problems.empty(), source, ": weights do not match the config:", problems);
+  Weights out;
+  for (const auto& [name, t] : w) {
+    MUSEFM_CHECK(at::isFloatingType(t.scalar_type()), source, ": tensor '", name,
+                 "' must be floating point, got ", c10::toString(t.scalar_type()));
+    if (!optional.count(name)) out[name] = t.to(device, at::kFloat).contiguous();
+  }
+  return out;
+}
+
+}  // namespace musefm::model_detail
