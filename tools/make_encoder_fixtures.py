@@ -7,8 +7,8 @@ feature encoder, positional conv and encoder blocks), run in fp32, eval mode, ea
 
   tests/fixtures/encoders/<name>/        name = mert_tiny_postln (do_stable_layer_norm=False)
                                                 mert_tiny_preln  (do_stable_layer_norm=True)
-    config.json                musefm EncoderConfig of the model
-    model.safetensors          state_dict() under HF's key names (incl. masked_spec_embed)
+    config.json, model.safetensors   save_pretrained() output converted by
+                               tools/convert_checkpoint.py hf-mert (HF key names kept)
     input.npy                  f32 [2, 8000]: samples 0..8000 and 8000..16000 of real_24k.wav
     extract_features.npy       f32 [2, T, 32]: feature_extractor(input), transposed to [B, T, C]
     hidden_states.npy          f32 [L+1, 2, T, 64]: stack of model(input, output_hidden_states=True)
@@ -21,13 +21,17 @@ Run: .venv/bin/python tools/make_encoder_fixtures.py
 """
 import json
 import os
+import sys
+import tempfile
 
 import numpy as np
 import safetensors
 import soundfile as sf
 import torch
 import transformers
-from safetensors.torch import save_file
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from convert_checkpoint import convert_hf_mert  # noqa: E402
 from torch import nn
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -54,11 +58,6 @@ ARCH = dict(
 NO_TRAINING = dict(
     hidden_dropout=0.0, activation_dropout=0.0, attention_dropout=0.0, feat_proj_dropout=0.0,
     final_dropout=0.0, layerdrop=0.0, apply_spec_augment=False,
-)
-MUSEFM_EXTRA = dict(
-    attention="naive", n_mels=128, mel_n_fft=2048, mel_hop_length=240, mel_mean=0.0, mel_std=1.0,
-    conv_subsampling_channels=512, conv_depthwise_kernel_size=31, rotary_embedding_base=10000.0,
-    hybrid_features="none", hybrid_fusion="concat",
 )
 
 
@@ -95,17 +94,6 @@ def randomise(model):
                 p.copy_(0.2 * noise)
 
 
-def musefm_config(stable):
-    c = dict(model_type="mert", sample_rate=24000)
-    c.update({k: ARCH[k] for k in ("conv_dim", "conv_kernel", "conv_stride", "conv_bias",
-                                   "feat_extract_norm", "feat_proj_layer_norm",
-                                   "num_conv_pos_embeddings", "num_conv_pos_embedding_groups",
-                                   "hidden_size", "num_hidden_layers", "num_attention_heads",
-                                   "intermediate_size", "layer_norm_eps")})
-    c.update(do_stable_layer_norm=stable, hidden_act=ARCH["hidden_act"], **MUSEFM_EXTRA)
-    return c
-
-
 def load_input():
     audio, sr = sf.read(os.path.join(FIXTURES, "real_24k.wav"), dtype="float32")
     assert sr == 24000 and audio.ndim == 1, (sr, audio.shape)
@@ -119,9 +107,16 @@ def save_npy(directory, name, t):
 def write_model(name, stable, x):
     model = build(stable)
     directory = os.path.join(OUT, name)
-    os.makedirs(directory, exist_ok=True)
-    state = {k: v.contiguous() for k, v in model.state_dict().items()}
-    save_file(state, os.path.join(directory, "model.safetensors"), metadata={"format": "pt"})
+    # The model directory is made the way users make theirs: save_pretrained + the converter.
+    with tempfile.TemporaryDirectory() as hf_dir:
+        model.save_pretrained(hf_dir)
+        convert_hf_mert(hf_dir, directory)
+    with open(os.path.join(directory, "config.json")) as f:
+        config = json.load(f)
+    config["attention"] = "naive"  # the eager reference
+    with open(os.path.join(directory, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+        f.write("\n")
     with torch.no_grad():
         out = model(x, output_hidden_states=True)
         features = model.feature_extractor(x).transpose(1, 2)
@@ -130,9 +125,6 @@ def write_model(name, stable, x):
     save_npy(directory, "extract_features.npy", features)
     save_npy(directory, "hidden_states.npy", hidden)
     save_npy(directory, "last_hidden_state.npy", out.last_hidden_state)
-    with open(os.path.join(directory, "config.json"), "w") as f:
-        json.dump(musefm_config(stable), f, indent=2)
-        f.write("\n")
     print(f"{name}: hidden_states {tuple(hidden.shape)}, extract_features {tuple(features.shape)}, "
           f"max|last hidden state| {out.last_hidden_state.abs().max():.4f}")
 

@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""Converts a published checkpoint into a musefm model directory (config.json + model.safetensors).
+
+  hf-mert SRC OUT   a Hugging Face MERT / Hubert directory (config.json + model.safetensors or
+                    pytorch_model.bin), e.g. a local copy of m-a-p/MERT-v1-95M or -330M.
+                    Parameter names are kept (musefm reads HF names); the config is mapped to
+                    musefm's EncoderConfig.
+
+Formats still to come with their encoders: fairseq MERT .pt, MusicFM .pt + stats json,
+EnCodec. Run with the project venv: .venv/bin/python tools/convert_checkpoint.py hf-mert SRC OUT
+"""
+import argparse
+import json
+import os
+import sys
+
+import torch
+from safetensors.torch import load_file, save_file
+
+# HF config keys copied verbatim into musefm's EncoderConfig (same names, same meaning).
+HF_KEYS = ("conv_dim", "conv_kernel", "conv_stride", "conv_bias", "feat_extract_norm",
+           "feat_proj_layer_norm", "num_conv_pos_embeddings", "num_conv_pos_embedding_groups",
+           "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+           "layer_norm_eps", "do_stable_layer_norm", "hidden_act")
+# musefm-only fields at their defaults (MusicFM and hybrid front-end fields unused by MERT).
+MUSEFM_DEFAULTS = dict(attention="sdpa", n_mels=128, mel_n_fft=2048, mel_hop_length=240,
+                       mel_mean=0.0, mel_std=1.0, conv_subsampling_channels=512,
+                       conv_depthwise_kernel_size=31, rotary_embedding_base=10000.0,
+                       hybrid_features="none", hybrid_fusion="concat")
+# Prefixes under which wrappers store the encoder (e.g. HubertForCTC keeps it in "hubert.").
+PREFIXES = ("hubert.", "model.")
+
+
+def fail(message):
+    sys.exit(f"convert_checkpoint: {message}")
+
+
+def mert_config(hf):
+    missing = [k for k in HF_KEYS if k not in hf]
+    if missing:
+        fail(f"config.json lacks {', '.join(missing)} (not a Hubert/MERT config?)")
+    if hf.get("feature_extractor_cqt", False):
+        fail("feature_extractor_cqt=true (MERT's CQT input branch) is not supported")
+    if hf.get("deepnorm", False):
+        fail("deepnorm=true (MERT's HubertEncoder_extend) is not supported")
+    if hf.get("hidden_act") not in ("gelu", "swish"):
+        fail(f"hidden_act {hf.get('hidden_act')!r} is not supported")
+    config = dict(model_type="mert", sample_rate=int(hf.get("sample_rate", 24000)))
+    config.update({k: hf[k] for k in HF_KEYS})
+    config.update(MUSEFM_DEFAULTS)
+    return config
+
+
+def load_state(src):
+    st = os.path.join(src, "model.safetensors")
+    if os.path.exists(st):
+        state = load_file(st)
+    else:
+        bin_path = os.path.join(src, "pytorch_model.bin")
+        if not os.path.exists(bin_path):
+            fail(f"{src} has neither model.safetensors nor pytorch_model.bin")
+        state = torch.load(bin_path, map_location="cpu", weights_only=True)
+    for prefix in PREFIXES:
+        if state and all(k.startswith(prefix) for k in state):
+            state = {k[len(prefix):]: v for k, v in state.items()}
+    return {k: v.contiguous() for k, v in state.items()}
+
+
+def convert_hf_mert(src, out):
+    with open(os.path.join(src, "config.json")) as f:
+        config = mert_config(json.load(f))
+    state = load_state(src)
+    os.makedirs(out, exist_ok=True)
+    save_file(state, os.path.join(out, "model.safetensors"), metadata={"format": "pt",
+                                                                      "converted_from": src})
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+        f.write("\n")
+    return config, state
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("format", choices=["hf-mert"])
+    ap.add_argument("src")
+    ap.add_argument("out")
+    args = ap.parse_args()
+    config, state = convert_hf_mert(args.src, args.out)
+    print(f"wrote {args.out}: {len(state)} tensors, {config['num_hidden_layers']} layers x "
+          f"{config['hidden_size']}")
+
+
+if __name__ == "__main__":
+    main()
