@@ -1,6 +1,6 @@
 // Encoder facade: loading a model directory, device placement, input checks.
 #include <ATen/ATen.h>
-#include <ATen/core/grad_mode.h>
+#include <c10/core/InferenceMode.h>
 
 #include <filesystem>
 
@@ -75,13 +75,13 @@ at::Tensor prepared(const Encoder::Impl& impl, const at::Tensor& waveform, int64
 }  // namespace
 
 at::Tensor Encoder::extract_features(const at::Tensor& waveform) const {
-  at::NoGradGuard no_grad;
+  c10::InferenceMode inference;
   return model_detail::mert_extract_features(
       impl_->config, impl_->weights, prepared(*impl_, waveform, min_samples(impl_->config)));
 }
 
 std::vector<at::Tensor> Encoder::forward(const at::Tensor& waveform) const {
-  at::NoGradGuard no_grad;
+  c10::InferenceMode inference;
   return model_detail::mert_forward(impl_->config, impl_->weights,
                                     prepared(*impl_, waveform, min_samples(impl_->config)));
 }
