@@ -13,11 +13,9 @@ Run: tools/setup.sh --tools && cmake --build build --target bench_encoder &&
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 import soundfile as sf
@@ -27,6 +25,7 @@ import transformers
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 from convert_checkpoint import convert_hf_mert  # noqa: E402
+from peer_timing import median_ms  # noqa: E402
 
 ARCH = {  # m-a-p/MERT-v1-95M / -330M config.json (shared reference models.md section 1.1)
     "95m": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
@@ -39,16 +38,6 @@ COMMON = dict(conv_dim=[512] * 7, conv_kernel=[10, 3, 3, 3, 3, 2, 2], conv_strid
               num_conv_pos_embeddings=128, num_conv_pos_embedding_groups=16, layer_norm_eps=1e-5,
               hidden_act="gelu", hidden_dropout=0.0, activation_dropout=0.0, attention_dropout=0.0,
               feat_proj_dropout=0.0, layerdrop=0.0, apply_spec_augment=False)
-
-
-def median_ms(fn, repeats):
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
 
 
 def main():

@@ -11,13 +11,13 @@ Run: tools/setup.sh --tools && cmake --build build --target bench_features &&
 import argparse
 import json
 import os
-import statistics
 import subprocess
-import time
 
 import numpy as np
 import soundfile as sf
 import torch
+
+from peer_timing import median_ms
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIX = os.path.join(ROOT, "tests", "fixtures")
@@ -27,16 +27,6 @@ def music(name, seconds=30.0):
     y, sr = sf.read(os.path.join(FIX, name), dtype="float32")
     n = int(seconds * sr)
     return np.tile(y, n // len(y) + 1)[:n].copy(), sr
-
-
-def median_ms(fn, repeats):
-    fn()  # warm-up (kernel construction, caches)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
 
 
 def peers(repeats):
