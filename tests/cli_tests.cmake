@@ -62,3 +62,19 @@ foreach(cfg IN LISTS _feature_configs)
   musefm_cli_test(config_${_name} ARGS features --kind ${_kind} --config ${cfg} --print-config
     REGEX "sample_rate")
 endforeach()
+
+# musefm extract with the tiny MERT fixture model.
+set(_tiny ${_fx}/encoders/mert_tiny_postln)
+musefm_cli_test(extract_mean ARGS extract ${_fx}/real_24k.wav ${_fx}/real_music.opus --model ${_tiny}
+  --out-dir ${_out}/emb --window 1 --overwrite REGEX "2 written, 0 already done \\(skipped\\), 0 failed"
+  FILES ${_out}/emb/real_24k.npy ${_out}/emb/real_24k.json ${_out}/emb/real_music.npy)
+musefm_cli_test(extract_layers_frames ARGS extract ${_fx}/real_24k.wav --model ${_tiny}
+  --out-dir ${_out}/emb_frames --layers 0,-1 --pool none --window 0 --overwrite REGEX "1 written"
+  FILES ${_out}/emb_frames/real_24k.npy)
+musefm_cli_test(extract_bad_layer ARGS extract ${_fx}/real_24k.wav --model ${_tiny} --out-dir ${_out}/x
+  --layers 7 RC 1 REGEX "--layers: 7 is out of range: the model has 3 hidden states")
+musefm_cli_test(extract_missing_model ARGS extract ${_fx}/real_24k.wav --model /nonexistent/model
+  RC 1 REGEX "model directory '/nonexistent/model' does not exist")
+musefm_cli_test(extract_isolates_failures ARGS extract ${_out}/batch_in --model ${_tiny}
+  --out-dir ${_out}/emb_batch --overwrite RC 1 REGEX "1 written.*1 failed"
+  FILES ${_out}/emb_batch/real_16k.npy ${_out}/emb_batch/failures.jsonl)

@@ -2,42 +2,15 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <nlohmann/json.hpp>
-#include <set>
 
+#include "cli/batch.h"
 #include "cli/commands.h"
 #include "cli/feature_runner.h"
-#include "cli/progress.h"
 
 namespace musefm::cli {
 namespace fs = std::filesystem;
 
 namespace {
-const std::set<std::string> kAudioExtensions{".wav",  ".flac", ".ogg", ".opus", ".mp3",
-                                             ".aiff", ".aif",  ".oga", ".w64",  ".caf"};
-
-// Files as given; directories are searched recursively for audio extensions (sorted).
-std::vector<std::string> collect_inputs(const std::vector<std::string>& args) {
-  std::vector<std::string> out;
-  for (const auto& a : args) {
-    std::error_code ec;
-    if (fs::is_directory(a, ec)) {
-      std::vector<std::string> found;
-      for (const auto& e : fs::recursive_directory_iterator(a, ec)) {
-        std::string ext = e.path().extension().string();
-        for (auto& c : ext) c = char(std::tolower(c));
-        if (e.is_regular_file() && kAudioExtensions.count(ext)) found.push_back(e.path().string());
-      }
-      std::sort(found.begin(), found.end());
-      MUSEFM_CHECK(!found.empty(), "input directory '", a, "' holds no audio files");
-      out.insert(out.end(), found.begin(), found.end());
-    } else {
-      out.push_back(a);  // missing files are reported per item
-    }
-  }
-  return out;
-}
-
 std::string read_text(const std::string& path) {
   std::ifstream in(path);
   MUSEFM_CHECK(in.good(), "cannot read config '", path, "'");
@@ -57,7 +30,6 @@ void run_features(const Options& o) {
     std::printf("%s\n", runner.config_json().c_str());
     return;
   }
-  MUSEFM_CHECK(!o.inputs.empty(), "no input files given");
   const std::vector<std::string> inputs = collect_inputs(o.inputs);
   if (!o.out.empty()) {
     MUSEFM_CHECK(inputs.size() == 1, "--out names one output file but there are ", inputs.size(),
@@ -69,33 +41,8 @@ void run_features(const Options& o) {
     return;
   }
   MUSEFM_CHECK(!o.out_dir.empty(), "give --out FILE.npy (one input) or --out-dir DIR");
-  fs::create_directories(o.out_dir);
-  const std::string failures_path = (fs::path(o.out_dir) / "failures.jsonl").string();
-  std::ofstream failures;
-  int ok = 0, skipped = 0, failed = 0;
-  Progress progress(o.kind, int64_t(inputs.size()));
-  for (const auto& in : inputs) {
-    const std::string out = (fs::path(o.out_dir) / fs::path(in).stem()).string() + ".npy";
-    if (!o.overwrite && fs::exists(out) && fs::exists(sidecar_path(out))) {
-      ++skipped;  // resume: finished earlier
-    } else {
-      try {
-        runner.run(in, out);
-        ++ok;
-      } catch (const Error& e) {
-        ++failed;
-        if (!failures.is_open()) failures.open(failures_path, std::ios::app);
-        failures << nlohmann::json{{"input", in}, {"error", e.what()}}.dump() << "\n";
-        failures.flush();
-        std::fprintf(stderr, "\nmusefm: error: %s\n", e.what());
-      }
-    }
-    progress.step(1, fs::path(in).filename().string());
-  }
-  progress.finish();
-  std::printf("%d written, %d already done (skipped), %d failed%s\n", ok, skipped, failed,
-              failed ? (" — see " + failures_path).c_str() : "");
-  if (failed) exit_code() = 1;
+  run_batch(inputs, o.out_dir, o.overwrite, o.kind,
+            [&](const std::string& in, const std::string& out) { runner.run(in, out); });
 }
 }  // namespace
 

@@ -5,6 +5,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
+#include "cli/batch.h"
 #include "io/atomic_file.h"
 #include "musefm/npy.h"
 
@@ -114,13 +115,6 @@ std::vector<float> FeatureRunner::compute(const std::string& audio_path, int64_t
   frames = y.size(0);
   dims = y.size(1);
   return std::vector<float>(y.data_ptr<float>(), y.data_ptr<float>() + y.numel());
-}
-
-std::string sidecar_path(const std::string& npy_path) {
-  const auto dot = npy_path.rfind(".npy");
-  return (dot != std::string::npos && dot + 4 == npy_path.size() ? npy_path.substr(0, dot)
-                                                                 : npy_path) +
-         ".json";
 }
 
 std::vector<float> FeatureRunner::run(const std::string& audio_path, const std::string& out_npy,

@@ -43,7 +43,4 @@ class FeatureRunner {
   std::unique_ptr<Impl> impl_;
 };
 
-/// Sidecar path for an output: "x.npy" -> "x.json".
-std::string sidecar_path(const std::string& npy_path);
-
 }  // namespace musefm::cli

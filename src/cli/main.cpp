@@ -8,14 +8,15 @@
 int main(int argc, char** argv) {
   CLI::App app{
       "musefm — self-supervised music representations (MERT / MusicFM) in C++.\n"
-      "Decode audio, compute the models' exact front-end features, and (in later releases)\n"
-      "extract embeddings, build teacher labels, pretrain and probe.",
+      "Decode audio, compute the models' exact front-end features, extract embeddings with\n"
+      "MERT-family models; teacher labels, pretraining and probes come in later releases.",
       "musefm"};
   app.set_version_flag("--version", std::string("musefm ") + MUSEFM_VERSION);
   app.require_subcommand(1);
   app.footer("Run 'musefm <command> --help' for the options of a command.");
   musefm::cli::add_info_command(app);
   musefm::cli::add_features_command(app);
+  musefm::cli::add_extract_command(app);
   musefm::cli::add_demo_command(app);
   try {
     app.parse(argc, argv);
