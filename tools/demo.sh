@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on a built-in default: set up, build the CLI, render two real sampled
 # instruments with FluidSynth, then decode them and a real recording and write every
-# front-end feature (MusicFM mel, HuBERT MFCC, MERT CQT, chroma) to demo_out/.
+# front-end feature (MusicFM mel, HuBERT MFCC, MERT CQT, chroma) to demo_out/, then extract
+# embeddings with a tiny random-weight MERT-architecture model.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -13,3 +14,10 @@ out="${1:-demo_out}"
 tests/render_midi.sh "$out/audio" >/dev/null
 "$build/src/cli/musefm" demo tests/fixtures/real_music.ogg "$out/audio/piano_a4.wav" \
   "$out/audio/cmajor_chord.wav" --out-dir "$out"
+echo
+echo "Embeddings with a tiny MERT-architecture model (random weights: the parity fixture of the"
+echo "test suite, NOT a trained model — it shows the pipeline, not musical knowledge):"
+"$build/src/cli/musefm" extract tests/fixtures/real_music.ogg "$out/audio/piano_a4.wav" \
+  "$out/audio/cmajor_chord.wav" --model tests/fixtures/encoders/mert_tiny_postln \
+  --out-dir "$out/embeddings" --overwrite
+echo "(per file: [layers, dims] mean-pooled hidden states + JSON sidecar in $out/embeddings/)"
