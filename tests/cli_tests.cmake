@@ -78,3 +78,6 @@ musefm_cli_test(extract_missing_model ARGS extract ${_fx}/real_24k.wav --model /
 musefm_cli_test(extract_isolates_failures ARGS extract ${_out}/batch_in --model ${_tiny}
   --out-dir ${_out}/emb_batch --overwrite RC 1 REGEX "1 written.*1 failed"
   FILES ${_out}/emb_batch/real_16k.npy ${_out}/emb_batch/failures.jsonl)
+musefm_cli_test(extract_safetensors ARGS extract ${_fx}/real_24k.wav --model ${_tiny}
+  --out-dir ${_out}/emb_st --format safetensors --layers -1 --overwrite REGEX "1 written"
+  FILES ${_out}/emb_st/real_24k.safetensors ${_out}/emb_st/real_24k.json)

@@ -38,15 +38,16 @@ std::vector<std::string> collect_inputs(const std::vector<std::string>& args) {
   return out;
 }
 
-std::string sidecar_path(const std::string& npy_path) {
-  const auto dot = npy_path.rfind(".npy");
-  return (dot != std::string::npos && dot + 4 == npy_path.size() ? npy_path.substr(0, dot)
-                                                                 : npy_path) +
-         ".json";
+std::string sidecar_path(const std::string& path) {
+  const fs::path p(path);
+  const std::string ext = p.extension().string();
+  if (ext == ".npy" || ext == ".safetensors")
+    return (p.parent_path() / p.stem()).string() + ".json";
+  return path + ".json";
 }
 
 void run_batch(const std::vector<std::string>& inputs, const std::string& out_dir, bool overwrite,
-               const std::string& label,
+               const std::string& label, const std::string& extension,
                const std::function<void(const std::string&, const std::string&)>& process) {
   fs::create_directories(out_dir);
   const std::string failures_path = (fs::path(out_dir) / "failures.jsonl").string();
@@ -54,7 +55,7 @@ void run_batch(const std::vector<std::string>& inputs, const std::string& out_di
   int ok = 0, skipped = 0, failed = 0;
   Progress progress(label, int64_t(inputs.size()));
   for (const auto& in : inputs) {
-    const std::string out = (fs::path(out_dir) / fs::path(in).stem()).string() + ".npy";
+    const std::string out = (fs::path(out_dir) / fs::path(in).stem()).string() + extension;
     if (!overwrite && fs::exists(out) && fs::exists(sidecar_path(out))) {
       ++skipped;  // resume: finished earlier
     } else {

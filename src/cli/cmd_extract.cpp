@@ -19,6 +19,7 @@
 #include "musefm/encoder.h"
 #include "musefm/features.h"
 #include "musefm/npy.h"
+#include "musefm/safetensors.h"
 
 namespace musefm::cli {
 namespace fs = std::filesystem;
@@ -26,7 +27,8 @@ namespace fs = std::filesystem;
 namespace {
 struct Options {
   std::vector<std::string> inputs;
-  std::string model, out_dir = "embeddings", layers = "all", pool = "mean", device = "cpu";
+  std::string model, out_dir = "embeddings", layers = "all", pool = "mean", device = "cpu",
+                     format = "npy";
   double window_s = 30.0;
   bool overwrite = false;
 };
@@ -120,7 +122,11 @@ void extract_one(const Encoder& enc, const Options& o, const std::vector<int64_t
   const std::string text = side.dump(2) + "\n";
   io_detail::AtomicFile sidecar(sidecar_path(out));
   sidecar.write(text.data(), text.size());
-  write_npy(out, emb.data_ptr<float>(), emb.sizes().vec());
+  if (o.format == "npy") {
+    write_npy(out, emb.data_ptr<float>(), emb.sizes().vec());
+  } else {  // one tensor "embeddings" + the sidecar JSON as metadata
+    save_safetensors(out, {{"embeddings", emb}}, {{"musefm", side.dump()}});
+  }
   sidecar.commit();
 }
 
@@ -131,7 +137,7 @@ void run_extract(const Options& o) {
   const Encoder enc = Encoder::load(o.model, o.device);
   const std::vector<int64_t> layers = parse_layers(o.layers, enc.config().num_hidden_states());
   const std::string hash = model_hash((fs::path(o.model) / "model.safetensors").string());
-  run_batch(inputs, o.out_dir, o.overwrite, "extract",
+  run_batch(inputs, o.out_dir, o.overwrite, "extract", "." + o.format,
             [&](const std::string& in, const std::string& out) {
               extract_one(enc, o, layers, hash, in, out);
             });
@@ -146,7 +152,8 @@ void add_extract_command(CLI::App& app) {
   cmd->add_option("--model,-m", o->model, "Model directory (config.json + model.safetensors)")
       ->required();
   cmd->add_option("--out-dir,-o", o->out_dir,
-                  "Output folder: <stem>.npy + <stem>.json per input; finished files are skipped,\n"
+                  "Output folder: <stem>.npy (or .safetensors) + <stem>.json per input; finished "
+                  "files are skipped,\n"
                   "failures are listed in failures.jsonl and give exit status 1")
       ->capture_default_str();
   cmd->add_option("--layers", o->layers, "all, or hidden-state indices such as 0,6,12 (-1 = last)")
@@ -158,6 +165,10 @@ void add_extract_command(CLI::App& app) {
                   "Seconds per independent forward pass (bounds memory; 0 = whole file).\n"
                   "Frames of consecutive windows are concatenated; equal to a full pass only\n"
                   "when the file fits in one window")
+      ->capture_default_str();
+  cmd->add_option("--format", o->format,
+                  "npy, or safetensors (tensor \"embeddings\", sidecar JSON in the metadata)")
+      ->check(CLI::IsMember({"npy", "safetensors"}))
       ->capture_default_str();
   cmd->add_option("--device", o->device, "cpu or cuda[:N]")->capture_default_str();
   cmd->add_flag("--overwrite", o->overwrite, "Recompute outputs that already exist");
