@@ -88,6 +88,34 @@ TEST_P(MertParity, SdpaAndNaiveAttentionAgreeAndBatchingIsExact) {
   EXPECT_LE(test::max_rel_error(naive.forward(input[1]).back()[0], batched[1]), 1e-5);
 }
 
+// Items of different lengths in one padded pass equal their one-by-one results: MERT's
+// layer-0 GroupNorm must count only each item's own frames (a padded batch in the reference
+// code silently changes the output), and padding must not leak through attention or the
+// positional conv.
+TEST_P(MertParity, PaddedBatchEqualsOneByOne) {
+  const Encoder enc = Encoder::load(model_dir(GetParam()));
+  const at::Tensor input = test::load_npy(model_dir(GetParam()) + "/input.npy");
+  const std::vector<at::Tensor> items{input[0], input[1].narrow(0, 0, 5123),
+                                      input[0].narrow(0, 1000, 2999)};
+  const auto batched = enc.forward_batch(items);
+  ASSERT_EQ(batched.size(), items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    const auto alone = enc.forward(items[i]);
+    ASSERT_EQ(batched[i].size(), alone.size());
+    for (size_t s = 0; s < alone.size(); ++s) {
+      ASSERT_EQ(batched[i][s].sizes(), alone[s][0].sizes()) << "item " << i << " state " << s;
+      EXPECT_LE(test::max_rel_error(batched[i][s], alone[s][0]), 1e-5)
+          << "item " << i << " state " << s;
+    }
+  }
+  // Zero padding without the masks would change the shorter items.
+  at::Tensor padded = at::zeros({2, items[0].size(0)});
+  padded[0].copy_(items[0]);
+  padded[1].narrow(0, 0, 5123).copy_(items[1]);
+  const at::Tensor naive = enc.forward(padded).back()[1].narrow(0, 0, batched[1].back().size(0));
+  EXPECT_GT(test::max_rel_error(naive, batched[1].back()), 1e-3);
+}
+
 INSTANTIATE_TEST_SUITE_P(Tiny, MertParity,
                          ::testing::Values("mert_tiny_postln", "mert_tiny_preln"));
 

@@ -1,17 +1,17 @@
-// Encoder: a loaded MERT-style model (HuBERT architecture) that maps waveforms to the hidden
-// states of every layer.
+// Encoder: a loaded MERT-v1 (HuBERT architecture) or MusicFM (mel + conformer) model that maps
+// waveforms to the hidden states of every layer.
 //
 //   auto enc = musefm::Encoder::load("models/mert-v1-95m");     // config.json + model.safetensors
 //   at::Tensor wav = musefm::waveform_tensor(musefm::load_audio("song.flac"));  // 24 kHz mono
 //   std::vector<at::Tensor> hs = enc.forward(wav.unsqueeze(0));  // 13 x [1, T, 768], 75 Hz
 //
-// Weights use the Hugging Face parameter names; the positional convolution's weight norm is
+// MERT weights use the Hugging Face parameter names; the positional convolution's weight norm is
 // folded on load from either `weight_g`/`weight_v` or `parametrizations.weight.original0/1`.
 // Missing, unexpected or mis-shaped tensors are reported together, by name.
 //
-// Status: the MERT family (post-LN as MERT-v1-95M, pre-LN as MERT-v1-330M) is implemented and
-// matches transformers' HubertModel; model_type "musicfm" is rejected with a clear error until
-// the conformer lands.
+// Families: MERT (post-LN as MERT-v1-95M, pre-LN as MERT-v1-330M; matches transformers'
+// HubertModel) and MusicFM 25 Hz (upstream minzwon/musicfm parameter names; its conformer
+// matches transformers' Wav2Vec2ConformerEncoder as MusicFM uses it).
 //
 // Thread safety: an Encoder is immutable after load(); forward() may run concurrently from
 // several threads (each call allocates its own activations). Inference runs without autograd.
@@ -43,7 +43,15 @@ class Encoder {
   /// num_hidden_layers + 1 tensors of [B, T, hidden_size] (index 0 = transformer input as HF
   /// defines it, last = final layer).
   std::vector<at::Tensor> forward(const at::Tensor& waveform) const;
-  /// Output of the convolutional feature extractor, [B, T, conv_dim.back()].
+  /// Hidden states of waveforms of different lengths ([L_i] each) in one padded pass:
+  /// result[i][s] is [T_i, hidden_size] and equals forward(waveforms[i])[s][0] up to float
+  /// rounding — padding never leaks in (MERT's layer-0 GroupNorm counts each item's own frames,
+  /// padded frames are zeroed before every convolution that could read them and masked out of
+  /// attention; MusicFM's mel is computed per item).
+  std::vector<std::vector<at::Tensor>> forward_batch(
+      const std::vector<at::Tensor>& waveforms) const;
+  /// Output of the convolutional front-end: MERT [B, T, conv_dim.back()]; MusicFM the
+  /// subsampled, projected mel [B, T, hidden_size].
   at::Tensor extract_features(const at::Tensor& waveform) const;
   /// Frames produced for `num_samples` input samples.
   int64_t num_frames(int64_t num_samples) const;

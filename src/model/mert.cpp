@@ -4,7 +4,7 @@
 //   GELU) -> post-LN (95M) or pre-LN (330M) transformer layers.
 #include "model/mert.h"
 
-#include <cmath>
+#include "model/ops.h"
 
 #include "musefm/error.h"
 
@@ -13,31 +13,35 @@ namespace {
 
 const at::Tensor& W(const Weights& w, const std::string& name) { return w.at(name); }
 
-at::Tensor layer_norm(const at::Tensor& x, const Weights& w, const std::string& p, double eps) {
-  return at::layer_norm(x, {x.size(-1)}, W(w, p + ".weight"), W(w, p + ".bias"), eps);
-}
-
-at::Tensor linear(const at::Tensor& x, const Weights& w, const std::string& p) {
-  return at::linear(x, W(w, p + ".weight"), W(w, p + ".bias"));
-}
-
 // HubertAttention: q/k/v projections, softmax(q k^T / sqrt(d)) v, output projection.
 at::Tensor attention(const EncoderConfig& c, const Weights& w, const std::string& p,
-                     const at::Tensor& h) {
+                     const at::Tensor& h, const at::Tensor& key_mask) {
   const int64_t B = h.size(0), T = h.size(1), heads = c.num_attention_heads,
                 d = c.hidden_size / heads;
   auto split = [&](const at::Tensor& x) { return x.view({B, T, heads, d}).transpose(1, 2); };
   const at::Tensor q = split(linear(h, w, p + ".q_proj"));
   const at::Tensor k = split(linear(h, w, p + ".k_proj"));
   const at::Tensor v = split(linear(h, w, p + ".v_proj"));
-  at::Tensor o;
-  if (c.attention == "naive") {
-    const at::Tensor scores = at::matmul(q * (1.0 / std::sqrt(double(d))), k.transpose(-1, -2));
-    o = at::matmul(at::softmax(scores, -1), v);
-  } else {
-    o = at::scaled_dot_product_attention(q, k, v);
-  }
+  const at::Tensor o = attend(q, k, v, c.attention, key_mask);
   return linear(o.transpose(1, 2).reshape({B, T, c.hidden_size}), w, p + ".out_proj");
+}
+
+// GroupNorm with one group per channel over the real frames of each item only (mask [B, T]),
+// so a padded item is normalised exactly as it would be alone.
+at::Tensor masked_group_norm(const at::Tensor& h, const at::Tensor& mask, const at::Tensor& weight,
+                             const at::Tensor& bias, double eps) {
+  if (!mask.defined()) return at::group_norm(h, h.size(1), weight, bias, eps);
+  const at::Tensor m = mask.unsqueeze(1).to(h.scalar_type());  // [B, 1, T]
+  const at::Tensor count = m.sum(2, /*keepdim=*/true);
+  const at::Tensor mean = (h * m).sum(2, true) / count;
+  const at::Tensor var = ((h - mean).pow(2) * m).sum(2, true) / count;
+  return (h - mean) * at::rsqrt(var + eps) * weight.view({1, -1, 1}) + bias.view({1, -1, 1});
+}
+
+// Frames of each item after conv layer i (valid convolution).
+std::vector<int64_t> conv_frames(const EncoderConfig& c, size_t i, std::vector<int64_t> n) {
+  for (auto& v : n) v = v < c.conv_kernel[i] ? 0 : (v - c.conv_kernel[i]) / c.conv_stride[i] + 1;
+  return n;
 }
 
 at::Tensor feed_forward(const Weights& w, const std::string& p, const at::Tensor& h) {
@@ -62,16 +66,21 @@ int64_t mert_num_frames(const EncoderConfig& c, int64_t n) {
   return n;
 }
 
-at::Tensor mert_extract_features(const EncoderConfig& c, const Weights& w, const at::Tensor& x) {
+at::Tensor mert_extract_features(const EncoderConfig& c, const Weights& w, const at::Tensor& x,
+                                 const std::vector<int64_t>& lengths) {
+  std::vector<int64_t> n =
+      lengths.empty() ? std::vector<int64_t>(size_t(x.size(0)), x.size(1)) : lengths;
   at::Tensor h = x.unsqueeze(1);
   for (size_t i = 0; i < c.conv_dim.size(); ++i) {
     const std::string p = "feature_extractor.conv_layers." + std::to_string(i);
     const at::Tensor bias = c.conv_bias ? W(w, p + ".conv.bias") : at::Tensor();
     h = at::conv1d(h, W(w, p + ".conv.weight"), bias, c.conv_stride[i]);
+    n = conv_frames(c, i, n);
     if (c.feat_extract_norm == "group" && i == 0) {
-      // GroupNorm(num_groups = channels): each channel normalised over the whole clip.
-      h = at::group_norm(h, c.conv_dim[0], W(w, p + ".layer_norm.weight"),
-                         W(w, p + ".layer_norm.bias"), 1e-5);
+      // GroupNorm(num_groups = channels): each channel normalised over the whole clip. Only
+      // this layer needs the mask: later valid convolutions never read past an item's end.
+      h = masked_group_norm(h, frame_mask(n, h.size(2), h.device()), W(w, p + ".layer_norm.weight"),
+                            W(w, p + ".layer_norm.bias"), 1e-5);
     } else if (c.feat_extract_norm == "layer") {
       h = layer_norm(h.transpose(1, 2), w, p + ".layer_norm", 1e-5).transpose(1, 2);
     }
@@ -80,13 +89,17 @@ at::Tensor mert_extract_features(const EncoderConfig& c, const Weights& w, const
   return h.transpose(1, 2);
 }
 
-std::vector<at::Tensor> mert_forward(const EncoderConfig& c, const Weights& w,
-                                     const at::Tensor& x) {
-  const at::Tensor feats = mert_extract_features(c, w, x);
+std::vector<at::Tensor> mert_forward(const EncoderConfig& c, const Weights& w, const at::Tensor& x,
+                                     const std::vector<int64_t>& lengths) {
+  const at::Tensor feats = mert_extract_features(c, w, x, lengths);
+  std::vector<int64_t> frames;
+  for (int64_t n : lengths) frames.push_back(mert_num_frames(c, n));
+  const at::Tensor mask = frame_mask(frames, feats.size(1), feats.device());
   const double eps = c.layer_norm_eps;
   at::Tensor h =
       c.feat_proj_layer_norm ? layer_norm(feats, w, "feature_projection.layer_norm", 1e-5) : feats;
   h = linear(h, w, "feature_projection.projection");
+  h = zero_padding(h, mask);  // HubertEncoder zeroes padded frames before the positional conv
   h = h + positional_embedding(c, w, h);
   std::vector<at::Tensor> states;
   if (!c.do_stable_layer_norm) {  // HubertEncoder (post-LN)
@@ -94,7 +107,7 @@ std::vector<at::Tensor> mert_forward(const EncoderConfig& c, const Weights& w,
     states.push_back(h);
     for (int n = 0; n < c.num_hidden_layers; ++n) {
       const std::string p = "encoder.layers." + std::to_string(n);
-      h = layer_norm(h + attention(c, w, p + ".attention", h), w, p + ".layer_norm", eps);
+      h = layer_norm(h + attention(c, w, p + ".attention", h, mask), w, p + ".layer_norm", eps);
       h = layer_norm(h + feed_forward(w, p + ".feed_forward", h), w, p + ".final_layer_norm", eps);
       states.push_back(h);
     }
@@ -102,7 +115,7 @@ std::vector<at::Tensor> mert_forward(const EncoderConfig& c, const Weights& w,
     for (int n = 0; n < c.num_hidden_layers; ++n) {
       const std::string p = "encoder.layers." + std::to_string(n);
       states.push_back(h);
-      h = h + attention(c, w, p + ".attention", layer_norm(h, w, p + ".layer_norm", eps));
+      h = h + attention(c, w, p + ".attention", layer_norm(h, w, p + ".layer_norm", eps), mask);
       h = h + feed_forward(w, p + ".feed_forward", layer_norm(h, w, p + ".final_layer_norm", eps));
     }
     states.push_back(layer_norm(h, w, "encoder.layer_norm", eps));

@@ -9,10 +9,14 @@
 
 namespace musefm::model_detail {
 
-/// Conv feature extractor: [B, L] -> [B, T, C].
-at::Tensor mert_extract_features(const EncoderConfig& c, const Weights& w, const at::Tensor& x);
-/// All hidden states (num_hidden_layers + 1 of [B, T, H]) for a [B, L] waveform.
-std::vector<at::Tensor> mert_forward(const EncoderConfig& c, const Weights& w, const at::Tensor& x);
+/// Conv feature extractor: [B, L] -> [B, T, C]. `lengths` (samples per item, empty = all L)
+/// marks right-padded items; their real frames equal those of the unpadded item.
+at::Tensor mert_extract_features(const EncoderConfig& c, const Weights& w, const at::Tensor& x,
+                                 const std::vector<int64_t>& lengths = {});
+/// All hidden states (num_hidden_layers + 1 of [B, T, H]) for a [B, L] waveform; `lengths` as
+/// above (padded frames are zeroed before the positional conv and masked out of attention).
+std::vector<at::Tensor> mert_forward(const EncoderConfig& c, const Weights& w, const at::Tensor& x,
+                                     const std::vector<int64_t>& lengths = {});
 /// Frames for `n` samples: the conv stack's valid-convolution length.
 int64_t mert_num_frames(const EncoderConfig& c, int64_t n);
 

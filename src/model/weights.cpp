@@ -22,9 +22,9 @@ std::string name_list(const std::vector<std::string>& names) {
 }
 }  // namespace
 
-std::map<std::string, std::vector<int64_t>> mert_weight_shapes(const EncoderConfig& c,
-                                                               std::set<std::string>& optional) {
-  std::map<std::string, std::vector<int64_t>> s;
+WeightSpec mert_weight_spec(const EncoderConfig& c) {
+  WeightSpec spec;
+  auto& s = spec.shapes;
   int64_t in = 1;
   for (size_t i = 0; i < c.conv_dim.size(); ++i) {
     const std::string p = "feature_extractor.conv_layers." + std::to_string(i);
@@ -65,8 +65,9 @@ std::map<std::string, std::vector<int64_t>> mert_weight_shapes(const EncoderConf
     s[p + ".feed_forward.output_dense.bias"] = {H};
   }
   s["masked_spec_embed"] = {H};  // training-only mask embedding
-  optional.insert("masked_spec_embed");
-  return s;
+  spec.optional.insert("masked_spec_embed");
+  spec.unused.insert("masked_spec_embed");
+  return spec;
 }
 
 void fold_weight_norm(Weights& w, const std::string& prefix, int64_t dim,
@@ -92,21 +93,27 @@ void fold_weight_norm(Weights& w, const std::string& prefix, int64_t dim,
   w.erase(v_key);
 }
 
-Weights checked_weights(const Weights& w, const std::map<std::string, std::vector<int64_t>>& shapes,
-                        const std::set<std::string>& optional, const at::Device& device,
+static bool shape_matches(at::IntArrayRef actual, const std::vector<int64_t>& expected) {
+  if (actual.size() != expected.size()) return false;
+  for (size_t i = 0; i < expected.size(); ++i)
+    if (expected[i] != -1 && expected[i] != actual[i]) return false;
+  return true;
+}
+
+Weights checked_weights(const Weights& w, const WeightSpec& spec, const at::Device& device,
                         const std::string& source) {
   std::vector<std::string> missing, unexpected, misshaped;
-  for (const auto& [name, shape] : shapes) {
+  for (const auto& [name, shape] : spec.shapes) {
     auto it = w.find(name);
     if (it == w.end()) {
-      if (!optional.count(name)) missing.push_back(name);
-    } else if (it->second.sizes() != at::IntArrayRef(shape)) {
+      if (!spec.optional.count(name)) missing.push_back(name);
+    } else if (!shape_matches(it->second.sizes(), shape)) {
       misshaped.push_back(name + " " + shape_str(it->second.sizes()) + " (expected " +
                           shape_str(shape) + ")");
     }
   }
   for (const auto& [name, t] : w)
-    if (!shapes.count(name)) unexpected.push_back(name);
+    if (!spec.shapes.count(name)) unexpected.push_back(name);
   std::string problems;
   if (!missing.empty()) problems += "\n  missing: " + name_list(missing);
   if (!unexpected.empty()) problems += "\n  unexpected: " + name_list(unexpected);
@@ -114,9 +121,10 @@ Weights checked_weights(const Weights& w, const std::map<std::string, std::vecto
   MUSEFM_CHECK(problems.empty(), source, ": weights do not match the config:", problems);
   Weights out;
   for (const auto& [name, t] : w) {
+    if (spec.unused.count(name)) continue;
     MUSEFM_CHECK(at::isFloatingType(t.scalar_type()), source, ": tensor '", name,
                  "' must be floating point, got ", c10::toString(t.scalar_type()));
-    if (!optional.count(name)) out[name] = t.to(device, at::kFloat).contiguous();
+    out[name] = t.to(device, at::kFloat).contiguous();
   }
   return out;
 }

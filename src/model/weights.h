@@ -15,20 +15,26 @@ namespace musefm::model_detail {
 
 using Weights = std::map<std::string, at::Tensor>;
 
-/// Shapes of every parameter of a MERT (HF Hubert) model with this config; `optional` gets
-/// names that may be absent (training-only tensors).
-std::map<std::string, std::vector<int64_t>> mert_weight_shapes(const EncoderConfig& c,
-                                                               std::set<std::string>& optional);
+/// What a checkpoint must hold: every tensor's shape (a dim of -1 matches any size), the names
+/// that may be absent, and the names that are checked but not kept (training-only tensors,
+/// buffers the forward pass does not read).
+struct WeightSpec {
+  std::map<std::string, std::vector<int64_t>> shapes;
+  std::set<std::string> optional;
+  std::set<std::string> unused;
+};
+
+/// Every parameter of a MERT (HF Hubert) model with this config.
+WeightSpec mert_weight_spec(const EncoderConfig& c);
 
 /// Replaces `<prefix>.weight_g/_v` or `<prefix>.parametrizations.weight.original0/1` by the
 /// folded `<prefix>.weight` = g * v / ||v||, the norm taken over every dim except `dim`.
 void fold_weight_norm(Weights& w, const std::string& prefix, int64_t dim,
                       const std::string& source);
 
-/// Checks `w` against `shapes`; throws one musefm::Error listing all problems. Returns the
-/// weights converted to float32 on `device` (optional tensors dropped if unused).
-Weights checked_weights(const Weights& w, const std::map<std::string, std::vector<int64_t>>& shapes,
-                        const std::set<std::string>& optional, const at::Device& device,
+/// Checks `w` against `spec`; throws one musefm::Error listing all problems. Returns the used
+/// weights converted to float32 on `device`.
+Weights checked_weights(const Weights& w, const WeightSpec& spec, const at::Device& device,
                         const std::string& source);
 
 }  // namespace musefm::model_detail

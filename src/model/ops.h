@@ -1,0 +1,63 @@
+// Internal: small functional building blocks shared by the MERT and MusicFM forward passes.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <string>
+
+#include "model/weights.h"
+
+namespace musefm::model_detail {
+
+inline at::Tensor layer_norm(const at::Tensor& x, const Weights& w, const std::string& p,
+                             double eps) {
+  return at::layer_norm(x, {x.size(-1)}, w.at(p + ".weight"), w.at(p + ".bias"), eps);
+}
+
+inline at::Tensor linear(const at::Tensor& x, const Weights& w, const std::string& p) {
+  return at::linear(x, w.at(p + ".weight"), w.at(p + ".bias"));
+}
+
+/// Inference BatchNorm (running statistics) over dim 1.
+inline at::Tensor batch_norm(const at::Tensor& x, const Weights& w, const std::string& p) {
+  return at::batch_norm(x, w.at(p + ".weight"), w.at(p + ".bias"), w.at(p + ".running_mean"),
+                        w.at(p + ".running_var"), /*training=*/false, /*momentum=*/0.1,
+                        /*eps=*/1e-5, /*cudnn_enabled=*/true);
+}
+
+/// softmax(q k^T / sqrt(d)) v over [B, H, T, D]; `kind` is EncoderConfig::attention.
+/// `key_mask` (bool [B, T], true = real frame) hides padded keys; undefined = no padding.
+inline at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                         const std::string& kind, const at::Tensor& key_mask = {}) {
+  const at::Tensor mask =
+      key_mask.defined() ? key_mask.view({key_mask.size(0), 1, 1, key_mask.size(1)}) : at::Tensor();
+  if (kind == "naive") {
+    const double scale = 1.0 / std::sqrt(double(q.size(-1)));
+    at::Tensor scores = at::matmul(q * scale, k.transpose(-1, -2));
+    if (mask.defined()) scores = scores.masked_fill(mask.logical_not(), -INFINITY);
+    return at::matmul(at::softmax(scores, -1), v);
+  }
+  if (!mask.defined()) return at::scaled_dot_product_attention(q, k, v);
+  return at::scaled_dot_product_attention(q, k, v, mask);
+}
+
+/// Real-frame mask (bool [B, T]) for items of `frames[b]` valid frames; undefined when every
+/// item fills all T frames (no padding, the fast unmasked path).
+inline at::Tensor frame_mask(const std::vector<int64_t>& frames, int64_t T, const at::Device& dev) {
+  bool padded = false;
+  for (int64_t f : frames) padded |= f < T;
+  if (!padded) return {};
+  const at::Tensor n = at::tensor(frames, at::kLong).to(dev);
+  return at::arange(T, at::TensorOptions(dev).dtype(at::kLong)).unsqueeze(0) < n.unsqueeze(1);
+}
+
+/// Zeroes padded frames of x [B, T, C] (mask [B, T]) or [B, C, T] (channels_first); no-op
+/// without a mask. Padding must be zero where the unpadded pass sees a conv's zero padding.
+inline at::Tensor zero_padding(const at::Tensor& x, const at::Tensor& mask,
+                               bool channels_first = false) {
+  if (!mask.defined()) return x;
+  return x * (channels_first ? mask.unsqueeze(1) : mask.unsqueeze(2)).to(x.scalar_type());
+}
+
+}  // namespace musefm::model_detail
