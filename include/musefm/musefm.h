@@ -6,13 +6,25 @@
 //   musefm/features.h  MusicFM mel, Kaldi MFCC, MERT/nnAudio CQT, librosa CQT and chroma
 //   musefm/npy.h       .npy read / write
 //   musefm/config.h    EncoderConfig: MERT / MusicFM model description (config.json)
-//   musefm/encoder.h   Encoder: load a model dir, hidden states of every layer (MERT family)
+//   musefm/encoder.h   Encoder: load a model dir (MERT-v1 or MusicFM), hidden states of every layer
+//   musefm/extract.h   Extractor: embeddings of any length in bounded memory, batches, streams
 //   musefm/safetensors.h  memory-mapped safetensors read / atomic write (model weights)
 //
 // Minimal use:
 //
 //   #include <musefm/musefm.h>
 //
+//   // Embeddings: every layer of a converted MERT-v1 / MusicFM model, mean over time.
+//   musefm::Extractor ex(musefm::Encoder::load("models/mert-v1-95m"), {});
+//   at::Tensor wav = musefm::waveform_tensor(musefm::load_audio("song.flac"));  // 24 kHz
+//   at::Tensor emb = ex.extract(wav);                              // [13, 768]
+//
+//   // Long or live audio: frames as windows complete, memory bounded by the window.
+//   auto stream = ex.create_stream();
+//   stream.accept_waveform(block);  at::Tensor frames = stream.compute();  // [13, t, 768]
+//   at::Tensor rest = stream.flush();
+//
+//   // Features.
 //   musefm::Audio a = musefm::load_audio("song.flac");            // mono float32, 24 kHz
 //   at::Tensor wav = musefm::waveform_tensor(a);                   // [L] float32
 //
@@ -37,6 +49,7 @@
 #include "musefm/config.h"
 #include "musefm/encoder.h"
 #include "musefm/error.h"
+#include "musefm/extract.h"
 #include "musefm/features.h"
 #include "musefm/npy.h"
 #include "musefm/safetensors.h"

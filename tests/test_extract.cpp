@@ -1,0 +1,228 @@
+// Extractor / ExtractStream: window stitching on the global frame grid, streaming equals
+// offline, batches equal one-by-one, layer selection and weighting, config errors.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "extract/window_plan.h"
+#include "musefm/extract.h"
+#include "musefm/safetensors.h"
+#include "support/test_support.h"
+
+namespace musefm {
+namespace {
+
+std::string model_dir(const std::string& name) { return test::fixture("encoders/" + name); }
+
+std::map<std::string, at::Tensor> read_weights(const std::string& path) {
+  const auto f = SafeTensorsFile::open(path);
+  std::map<std::string, at::Tensor> w;
+  for (const auto& t : f.tensors()) w[t.name] = f.get(t.name).clone();
+  return w;
+}
+
+// 1 s of real music at 24 kHz built from the parity fixture's two excerpts.
+at::Tensor one_second() {
+  const at::Tensor in = test::load_npy(model_dir("mert_tiny_postln") + "/input.npy");
+  return at::cat({in[0], in[1], in[0].flip(0)}).contiguous();
+}
+
+Encoder tiny_mert() { return Encoder::load(model_dir("mert_tiny_postln")); }
+
+// The tiny MERT made context-free: per-frame LayerNorm in the conv stack, zero value
+// projections (attention adds a constant) and a zero positional conv. Every output frame then
+// depends only on its own 400-sample receptive field.
+Encoder context_free_mert() {
+  EncoderConfig c = EncoderConfig::load(model_dir("mert_tiny_postln") + "/config.json");
+  auto w = read_weights(model_dir("mert_tiny_postln") + "/model.safetensors");
+  c.feat_extract_norm = "layer";
+  at::manual_seed(7);
+  for (size_t i = 1; i < c.conv_dim.size(); ++i) {
+    const std::string p = "feature_extractor.conv_layers." + std::to_string(i) + ".layer_norm";
+    w[p + ".weight"] = 1 + 0.1 * at::randn({c.conv_dim[i]});
+    w[p + ".bias"] = 0.1 * at::randn({c.conv_dim[i]});
+  }
+  for (auto it = w.begin(); it != w.end();)
+    it = it->first.find("pos_conv_embed.conv.parametrizations") != std::string::npos ? w.erase(it)
+                                                                                     : ++it;
+  w["encoder.pos_conv_embed.conv.weight"] = at::zeros(
+      {c.hidden_size, c.hidden_size / c.num_conv_pos_embedding_groups, c.num_conv_pos_embeddings});
+  for (int n = 0; n < c.num_hidden_layers; ++n)
+    w["encoder.layers." + std::to_string(n) + ".attention.v_proj.weight"].zero_();
+  return Encoder::from_weights(c, w);
+}
+
+ExtractConfig frames_cfg(double window_s, double hop_s, int batch = 1) {
+  ExtractConfig c;
+  c.pool = "none";
+  c.window_s = window_s;
+  c.hop_s = hop_s;
+  c.batch = batch;
+  return c;
+}
+
+TEST(WindowPlan, SpansTileTheFrameGridExactly) {
+  const Encoder enc = tiny_mert();
+  const auto frames = [&](int64_t n) { return enc.num_frames(n); };
+  for (int64_t window : {4800, 6000, 7777}) {
+    for (int64_t hop : {320, 3200, 4480}) {
+      if (hop > window) continue;
+      extract_detail::WindowPlanner plan(window, hop, 320, frames);
+      for (int64_t total : {400, 4800, 6000, 6001, 9999, 24000, 24321}) {
+        const auto spans = plan.plan(total);
+        int64_t next = 0;
+        for (const auto& s : spans) {
+          EXPECT_EQ(s.first_frame, next) << window << "/" << hop << "/" << total;
+          EXPECT_EQ(s.start % 320, 0);
+          EXPECT_LE(s.end - s.start, std::max<int64_t>(window + 319, total));
+          EXPECT_GE(s.first_frame, s.start / 320);  // inside the window's own frames
+          EXPECT_LE(s.end_frame, s.start / 320 + enc.num_frames(s.end - s.start));
+          next = s.end_frame;
+        }
+        EXPECT_EQ(next, enc.num_frames(total)) << window << "/" << hop << "/" << total;
+        EXPECT_EQ(spans.back().end, total);
+      }
+    }
+  }
+}
+
+TEST(Extractor, StitchedWindowsEqualTheFullPassForAContextFreeModel) {
+  const Encoder enc = context_free_mert();
+  const at::Tensor wav = one_second();
+  const at::Tensor full = Extractor(enc, frames_cfg(0, 0)).extract(wav);
+  ASSERT_EQ(full.size(1), enc.num_frames(wav.size(0)));
+  for (auto [window, hop] : {std::pair{0.2, 0.0}, {0.25, 0.2}, {0.3, 0.1}}) {
+    const at::Tensor stitched = Extractor(enc, frames_cfg(window, hop)).extract(wav);
+    ASSERT_EQ(stitched.sizes(), full.sizes()) << window << "/" << hop;
+    EXPECT_LE(test::max_rel_error(stitched, full), 1e-5) << window << "/" << hop;
+  }
+  // The same windows concatenated without the frame grid (each frame shifted by one) differ.
+  const at::Tensor shifted =
+      at::cat({full.narrow(1, 1, full.size(1) - 1), full.narrow(1, 0, 1)}, 1);
+  EXPECT_GT(test::max_rel_error(shifted, full), 1e-2);
+}
+
+TEST(Extractor, OverlapBringsTheTransformerCloserToTheFullPass) {
+  const Encoder enc = tiny_mert();
+  const at::Tensor wav = one_second();
+  const at::Tensor full = Extractor(enc, frames_cfg(0, 0)).extract(wav);
+  const at::Tensor none = Extractor(enc, frames_cfg(0.25, 0.0)).extract(wav);
+  const at::Tensor half = Extractor(enc, frames_cfg(0.25, 0.125)).extract(wav);
+  ASSERT_EQ(none.sizes(), full.sizes());
+  ASSERT_EQ(half.sizes(), full.sizes());
+  const double err_none = (none - full).abs().mean().item<double>();
+  const double err_half = (half - full).abs().mean().item<double>();
+  EXPECT_GT(err_none, 0);  // the transformer does see its window: not context-free
+  EXPECT_LT(err_half, err_none);
+}
+
+TEST(ExtractStream, AnyBlockSizesGiveTheOfflineFrames) {
+  for (const char* name : {"mert_tiny_postln", "mert_tiny_preln"}) {
+    const Extractor ex(Encoder::load(model_dir(name)), frames_cfg(0.25, 0.15, 2));
+    const at::Tensor wav = one_second();
+    const at::Tensor offline = ex.extract(wav);
+    std::mt19937 rng(3);
+    for (int trial = 0; trial < 3; ++trial) {
+      auto stream = ex.create_stream();
+      std::vector<at::Tensor> got;
+      for (int64_t at = 0; at < wav.size(0);) {
+        const int64_t n = std::min<int64_t>(wav.size(0) - at, 1 + rng() % 9000);
+        stream.accept_waveform(wav.narrow(0, at, n));
+        got.push_back(stream.compute());
+        at += n;
+      }
+      got.push_back(stream.flush());
+      const at::Tensor frames = at::cat(got, 1);
+      ASSERT_EQ(frames.sizes(), offline.sizes()) << name;
+      EXPECT_LE(test::max_rel_error(frames, offline), 1e-5) << name;
+      EXPECT_EQ(stream.frames_emitted(), offline.size(1));
+      EXPECT_THROW(stream.accept_waveform(wav), Error);
+    }
+  }
+}
+
+TEST(ExtractStream, MemoryStaysBoundedByTheWindow) {
+  const Extractor ex(tiny_mert(), frames_cfg(0.25, 0.2));
+  auto stream = ex.create_stream();
+  const at::Tensor wav = one_second();
+  for (int i = 0; i < 8; ++i) {
+    stream.accept_waveform(wav);
+    stream.compute();
+    EXPECT_LE(stream.samples_buffered(), 2 * ex.window_samples() + wav.size(0)) << i;
+  }
+  EXPECT_GT(stream.frames_emitted(), 0);
+  EXPECT_EQ(stream.samples_accepted(), 8 * wav.size(0));
+  EXPECT_EQ(stream.flush().dim(), 3);
+}
+
+TEST(ExtractStream, TooShortInputIsAnError) {
+  const Extractor ex(tiny_mert(), frames_cfg(0.25, 0.2));
+  auto stream = ex.create_stream();
+  stream.accept_waveform(at::randn({100}));
+  EXPECT_THROW(stream.flush(), Error);
+  EXPECT_THROW(ex.extract(at::randn({100})), Error);
+}
+
+TEST(Extractor, BatchesOfWindowsAndInputsEqualOneByOne) {
+  const Encoder enc = tiny_mert();
+  const at::Tensor wav = one_second();
+  const std::vector<at::Tensor> inputs{wav, wav.narrow(0, 3000, 9000), wav.narrow(0, 100, 4000)};
+  for (const char* pool : {"none", "mean"}) {
+    ExtractConfig one = frames_cfg(0.25, 0.2, 1), many = frames_cfg(0.25, 0.2, 5);
+    one.pool = many.pool = pool;
+    const Extractor a(enc, one), b(enc, many);
+    const auto batched = b.extract(inputs);
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const at::Tensor alone = a.extract(inputs[i]);
+      ASSERT_EQ(batched[i].sizes(), alone.sizes()) << pool << " " << i;
+      EXPECT_LE(test::max_rel_error(batched[i], alone), 1e-5) << pool << " " << i;
+    }
+  }
+}
+
+TEST(Extractor, LayerSelectionAndWeighting) {
+  const Encoder enc = tiny_mert();
+  const at::Tensor wav = one_second().narrow(0, 0, 8000);
+  const auto states = enc.forward(wav);
+  ExtractConfig c = frames_cfg(0, 0);
+  c.layers = "0,-1";
+  const at::Tensor two = Extractor(enc, c).extract(wav);
+  ASSERT_EQ(two.size(0), 2);
+  EXPECT_LE(test::max_rel_error(two[1], states.back()[0]), 1e-6);
+  c.layers = "weighted";
+  c.layer_weights = {1.0, 0.0, 3.0};
+  const Extractor weighted(enc, c);
+  EXPECT_EQ(weighted.num_outputs(), 1);
+  const at::Tensor expect = (states[0][0] * 0.25 + states[2][0] * 0.75);
+  EXPECT_LE(test::max_rel_error(weighted.extract(wav)[0], expect), 1e-5);
+  c.layer_weights = {1.0, 2.0};
+  EXPECT_THROW(Extractor(enc, c), Error);  // 3 hidden states, 2 weights
+  c.layer_weights = {};
+  c.layers = "0,7";
+  EXPECT_THROW(Extractor(enc, c), Error);
+  c.layers = "1,x";
+  EXPECT_THROW(Extractor(enc, c), Error);
+}
+
+TEST(ExtractConfig, ValidatesAndRoundTrips) {
+  ExtractConfig c = frames_cfg(10, 5, 4);
+  c.layers = "weighted";
+  c.layer_weights = {0.5, 0.5};
+  EXPECT_EQ(ExtractConfig::from_json(c.to_json()).to_json(), c.to_json());
+  const auto error_of = [](const std::string& json) {
+    try {
+      ExtractConfig::from_json(json);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_NE(error_of(R"({"pool": "max"})").find("pool"), std::string::npos);
+  EXPECT_NE(error_of(R"({"window_s": 5, "hop_s": 6})").find("hop_s"), std::string::npos);
+  EXPECT_NE(error_of(R"({"batch": 0})").find("batch"), std::string::npos);
+  EXPECT_NE(error_of(R"({"layer_weights": [1, 2]})").find("weighted"), std::string::npos);
+  EXPECT_NE(error_of(R"({"windows": 3})").find("unknown key 'windows'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace musefm
