@@ -1,17 +1,23 @@
 #!/usr/bin/env python3
 """Converts a published checkpoint into a musefm model directory (config.json + model.safetensors).
 
-  hf-mert SRC OUT   a Hugging Face MERT / Hubert directory (config.json + model.safetensors or
-                    pytorch_model.bin), e.g. a local copy of m-a-p/MERT-v1-95M or -330M.
-                    Parameter names are kept (musefm reads HF names); the config is mapped to
-                    musefm's EncoderConfig.
+  hf-mert SRC OUT        a Hugging Face MERT / Hubert directory (config.json + model.safetensors
+                         or pytorch_model.bin), e.g. a local copy of m-a-p/MERT-v1-95M or -330M.
+                         Parameter names are kept (musefm reads HF names).
+  fairseq-mert SRC OUT   a fairseq MERT / HuBERT checkpoint (.pt with "cfg" and "model");
+                         parameter names are mapped to the HF names.
+  musicfm SRC OUT --stats STATS.json
+                         a MusicFM checkpoint (pretrained_msd.pt / pretrained_fma.pt, a
+                         {"state_dict": {"model.<key>": ...}} file) and its stats json
+                         (melspec_2048_mean / melspec_2048_std); upstream names are kept.
 
-Formats still to come with their encoders: fairseq MERT .pt, MusicFM .pt + stats json,
-EnCodec. Run with the project venv: .venv/bin/python tools/convert_checkpoint.py hf-mert SRC OUT
+Missing, unexpected or mis-shaped parameters stop the conversion with a list of them.
+Run with the project venv: .venv/bin/python tools/convert_checkpoint.py FORMAT SRC OUT
 """
 import argparse
 import json
 import os
+import struct
 import sys
 
 import torch
@@ -70,22 +76,57 @@ def convert_hf_mert(src, out):
     with open(os.path.join(src, "config.json")) as f:
         config = mert_config(json.load(f))
     state = load_state(src)
-    os.makedirs(out, exist_ok=True)
-    save_file(state, os.path.join(out, "model.safetensors"), metadata={"format": "pt",
-                                                                      "converted_from": src})
-    with open(os.path.join(out, "config.json"), "w") as f:
-        json.dump(config, f, indent=2)
-        f.write("\n")
+    write_model_dir(out, config, state, src)
     return config, state
+
+
+def write_model_dir(out, config, state, source):
+    """Writes OUT/config.json and OUT/model.safetensors (contiguous tensors, source noted)."""
+    os.makedirs(out, exist_ok=True)
+    state = {k: v.contiguous() for k, v in state.items()}
+    path = os.path.join(out, "model.safetensors")
+    save_file(state, path, metadata={"format": "pt", "converted_from": os.path.basename(source)})
+    sort_safetensors_metadata(path)
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(config, f, indent=2, sort_keys=True)
+        f.write("\n")
+
+
+def sort_safetensors_metadata(path):
+    """safetensors writes __metadata__ in hash-map order, which changes from run to run; rewrites
+    it sorted (same bytes otherwise) so that a conversion is reproducible byte for byte."""
+    with open(path, "r+b") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
+        if len(header.get("__metadata__") or {}) < 2:
+            return
+        header = {"__metadata__": dict(sorted(header.pop("__metadata__").items())), **header}
+        text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+        if len(text) > n:
+            return  # not safetensors' compact layout: leave the file as written
+        f.seek(8)
+        f.write(text.ljust(n, b" "))
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("format", choices=["hf-mert"])
+    ap.add_argument("format", choices=["hf-mert", "fairseq-mert", "musicfm"])
     ap.add_argument("src")
     ap.add_argument("out")
+    ap.add_argument("--stats", help="MusicFM stats json (musicfm format only)")
     args = ap.parse_args()
-    config, state = convert_hf_mert(args.src, args.out)
+    if args.stats and args.format != "musicfm":
+        fail("--stats only applies to the musicfm format")
+    if args.format == "hf-mert":
+        config, state = convert_hf_mert(args.src, args.out)
+    elif args.format == "fairseq-mert":
+        from convert_fairseq_mert import convert_fairseq_mert
+        config, state = convert_fairseq_mert(args.src, args.out)
+    else:
+        if not args.stats:
+            fail("the musicfm format needs --stats STATS.json (melspec_2048_mean/std)")
+        from convert_musicfm import convert_musicfm
+        config, state = convert_musicfm(args.src, args.stats, args.out)
     print(f"wrote {args.out}: {len(state)} tensors, {config['num_hidden_layers']} layers x "
           f"{config['hidden_size']}")
 

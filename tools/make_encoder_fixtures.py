@@ -15,7 +15,8 @@ feature encoder, positional conv and encoder blocks), run in fp32, eval mode, ea
                                .hidden_states (no attention mask)
     last_hidden_state.npy      f32 [2, T, 64]: model(input).last_hidden_state (for pre-LN models the
                                final encoder.layer_norm is applied here but not to hidden_states[-1])
-  tests/fixtures/encoders/versions.json  torch / transformers / safetensors versions
+  tests/fixtures/encoders/versions.json  torch / transformers / safetensors versions (merged:
+                               make_musicfm_fixtures.py adds torchaudio)
 
 Run: .venv/bin/python tools/make_encoder_fixtures.py
 """
@@ -133,9 +134,14 @@ def main():
     x = load_input()
     write_model("mert_tiny_postln", False, x)
     write_model("mert_tiny_preln", True, x)
-    versions = {"torch": torch.__version__, "transformers": transformers.__version__,
-                "safetensors": safetensors.__version__}
-    with open(os.path.join(OUT, "versions.json"), "w") as f:
+    path = os.path.join(OUT, "versions.json")
+    versions = {}
+    if os.path.exists(path):  # keep what other generators add (make_musicfm_fixtures.py)
+        with open(path) as f:
+            versions = json.load(f)
+    versions.update({"torch": torch.__version__, "transformers": transformers.__version__,
+                     "safetensors": safetensors.__version__})
+    with open(path, "w") as f:
         json.dump(versions, f, indent=2)
         f.write("\n")
 

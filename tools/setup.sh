@@ -47,9 +47,9 @@ if [ ! -x "$venv/bin/python" ]; then
   echo "setup: creating virtual environment $venv"
   "$py" -m venv "$venv"
 fi
-if ! "$venv/bin/python" -c "import torch, sys; sys.exit(0 if torch.__version__.split('+')[0] == '$TORCH_VERSION' else 1)" 2>/dev/null; then
+if ! "$venv/bin/python" -c "import torch, safetensors, sys; sys.exit(0 if torch.__version__.split('+')[0] == '$TORCH_VERSION' else 1)" 2>/dev/null; then
   echo "setup: installing torch==$TORCH_VERSION into $venv (a few GB, once)"
-  "$venv/bin/pip" install -q --disable-pip-version-check "torch==$TORCH_VERSION" "numpy<3"
+  "$venv/bin/pip" install -q --disable-pip-version-check "torch==$TORCH_VERSION" "numpy<3" "safetensors==0.8.0"
 fi
 if [ "$want_tools" -eq 1 ]; then
   "$venv/bin/pip" install -q --disable-pip-version-check -r "$root/tools/requirements.txt"

@@ -14,6 +14,10 @@
 namespace musefm::model_detail {
 namespace {
 
+// The conformer layers' LayerNorms use PyTorch's default eps; only the encoder's final
+// LayerNorm takes config.layer_norm_eps (as in Wav2Vec2ConformerEncoder).
+constexpr double kLayerEps = 1e-5;
+
 // Frames after a stride-2, pad-1, 3-tap convolution: ceil(n / 2).
 std::vector<int64_t> halved(std::vector<int64_t> n) {
   for (auto& v : n) v = (v + 1) / 2;
@@ -76,7 +80,7 @@ at::Tensor self_attention(const EncoderConfig& c, const Weights& w, const std::s
 
 at::Tensor conv_module(const EncoderConfig& c, const Weights& w, const std::string& p,
                        const at::Tensor& h, const at::Tensor& mask) {
-  at::Tensor x = layer_norm(h, w, p + ".layer_norm", c.layer_norm_eps).transpose(1, 2);
+  at::Tensor x = layer_norm(h, w, p + ".layer_norm", kLayerEps).transpose(1, 2);
   x = at::glu(at::conv1d(x, w.at(p + ".pointwise_conv1.weight")), 1);
   x = zero_padding(x, mask, /*channels_first=*/true);  // the depthwise conv pads with zeros
   x = at::conv1d(x, w.at(p + ".depthwise_conv.weight"), {}, 1,
@@ -194,7 +198,7 @@ std::vector<at::Tensor> musicfm_conformer(const EncoderConfig& c, const Weights&
   }
   const auto [cos, sin] = rotary_tables(inv_freq.to(x.device(), at::kFloat), x.size(1));
   const at::Tensor mask = frame_mask(frames, x.size(1), x.device());
-  const double eps = c.layer_norm_eps;
+  const double eps = kLayerEps;
   std::vector<at::Tensor> states;
   at::Tensor h = x;
   for (int n = 0; n < c.num_hidden_layers; ++n) {
@@ -207,7 +211,7 @@ std::vector<at::Tensor> musicfm_conformer(const EncoderConfig& c, const Weights&
     h = h + 0.5 * feed_forward(w, p + ".ffn2", layer_norm(h, w, p + ".ffn2_layer_norm", eps));
     h = layer_norm(h, w, p + ".final_layer_norm", eps);
   }
-  states.push_back(layer_norm(h, w, "conformer.layer_norm", eps));
+  states.push_back(layer_norm(h, w, "conformer.layer_norm", c.layer_norm_eps));
   return states;
 }
 
