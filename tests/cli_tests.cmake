@@ -72,7 +72,7 @@ musefm_cli_test(extract_layers_frames ARGS extract ${_fx}/real_24k.wav --model $
   --out-dir ${_out}/emb_frames --layers 0,-1 --pool none --window 0 --overwrite REGEX "1 written"
   FILES ${_out}/emb_frames/real_24k.npy)
 musefm_cli_test(extract_bad_layer ARGS extract ${_fx}/real_24k.wav --model ${_tiny} --out-dir ${_out}/x
-  --layers 7 RC 1 REGEX "--layers: 7 is out of range: the model has 3 hidden states")
+  --layers 7 RC 1 REGEX "layers: 7 is out of range: the model has 3 hidden states")
 musefm_cli_test(extract_missing_model ARGS extract ${_fx}/real_24k.wav --model /nonexistent/model
   RC 1 REGEX "model directory '/nonexistent/model' does not exist")
 musefm_cli_test(extract_isolates_failures ARGS extract ${_out}/batch_in --model ${_tiny}

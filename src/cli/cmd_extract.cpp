@@ -1,10 +1,12 @@
-// musefm extract: hidden states of a MERT-family model for audio files, per layer, to .npy.
+// musefm extract: embeddings (hidden states of the chosen layers) of audio files.
 //
-// Long audio is cut into consecutive windows of --window seconds (default 30) that are
-// encoded independently and whose frames are concatenated: memory is bounded by the window.
-// Each window is its own forward pass (MERT's layer-0 GroupNorm statistics and attention span
-// one window), so the result equals a full pass only when the file fits in one window.
+// Files longer than one window stream through an ExtractStream block by block: audio is
+// decoded, resampled and encoded window by window, pooled on the fly or written straight into
+// the output .npy, so memory stays bounded by the window whatever the file's length. Files
+// that fit in one window are grouped --batch at a time into one padded forward pass.
+// Window semantics (overlap, frame-exact stitching): include/musefm/extract.h.
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -15,8 +17,9 @@
 #include "cli/batch.h"
 #include "cli/commands.h"
 #include "io/atomic_file.h"
+#include "io/npy_writer.h"
 #include "musefm/audio.h"
-#include "musefm/encoder.h"
+#include "musefm/extract.h"
 #include "musefm/features.h"
 #include "musefm/npy.h"
 #include "musefm/safetensors.h"
@@ -27,9 +30,9 @@ namespace fs = std::filesystem;
 namespace {
 struct Options {
   std::vector<std::string> inputs;
-  std::string model, out_dir = "embeddings", layers = "all", pool = "mean", device = "cpu",
-                     format = "npy";
-  double window_s = 30.0;
+  std::string model, out_dir = "embeddings", device = "cpu", format = "npy", layer_weights;
+  ExtractConfig extract;
+  int threads = 0;
   bool overwrite = false;
 };
 
@@ -51,120 +54,224 @@ std::string model_hash(const std::string& path) {
   return std::string("fnv1a64:") + text;
 }
 
-// "all" or a comma-separated list of hidden-state indices (negative counts from the end).
-std::vector<int64_t> parse_layers(const std::string& spec, int64_t count) {
-  std::vector<int64_t> out;
-  if (spec == "all") {
-    for (int64_t i = 0; i < count; ++i) out.push_back(i);
-    return out;
-  }
-  std::stringstream ss(spec);
+std::vector<double> parse_weights(const std::string& text) {
+  std::vector<double> out;
+  std::stringstream ss(text);
   std::string item;
   while (std::getline(ss, item, ',')) {
-    int64_t v = 0;
+    size_t used = 0;
+    double v = 0;
     try {
-      size_t used = 0;
-      v = std::stoll(item, &used);
-      MUSEFM_CHECK(used == item.size(), "");
+      v = std::stod(item, &used);
     } catch (const std::exception&) {
-      MUSEFM_FAIL("--layers: '", item, "' is not an integer (expected all or e.g. 0,6,12)");
+      used = 0;
     }
-    if (v < 0) v += count;
-    MUSEFM_CHECK(v >= 0 && v < count, "--layers: ", item, " is out of range: the model has ", count,
-                 " hidden states (0..", count - 1, ")");
+    MUSEFM_CHECK(used == item.size() && !item.empty(), "--layer-weights: '", item,
+                 "' is not a number");
     out.push_back(v);
   }
-  MUSEFM_CHECK(!out.empty(), "--layers is empty");
   return out;
 }
 
-void extract_one(const Encoder& enc, const Options& o, const std::vector<int64_t>& layers,
-                 const std::string& hash, const std::string& in, const std::string& out) {
-  const EncoderConfig& c = enc.config();
-  const AudioInfo info = probe_audio(in);
-  AudioLoadOptions opt;
-  opt.target_rate = c.sample_rate;
-  const Audio audio = load_audio(in, opt);
-  const at::Tensor wav = waveform_tensor(audio).to(at::Device(o.device));
-  const int64_t window = o.window_s > 0 ? int64_t(o.window_s * c.sample_rate) : wav.size(0);
-  std::vector<at::Tensor> pieces;  // [n_layers, T_i, H] per window
-  for (int64_t start = 0; start < wav.size(0); start += window) {
-    int64_t len = std::min(window, wav.size(0) - start);
-    if (enc.num_frames(len) == 0) {
-      MUSEFM_CHECK(!pieces.empty(), "'", in, "': ", wav.size(0),
-                   " samples are too short for one frame of the model");
-      break;  // a tail shorter than one frame adds nothing
-    }
-    const std::vector<at::Tensor> hs = enc.forward(wav.narrow(0, start, len).unsqueeze(0));
-    std::vector<at::Tensor> chosen;
-    for (int64_t l : layers) chosen.push_back(hs[size_t(l)][0]);
-    pieces.push_back(at::stack(chosen));
+class Job {
+ public:
+  Job(const Extractor& ex, const Options& o, const std::string& hash) : ex_(ex), o_(o) {
+    const EncoderConfig& c = ex.encoder().config();
+    base_ = {{"model",
+              {{"dir", o.model}, {"hash", hash}, {"config", nlohmann::json::parse(c.to_json())}}},
+             {"extract", nlohmann::json::parse(ex.config().to_json())},
+             {"layers", ex.config().layers == "weighted" ? nlohmann::json("weighted")
+                                                         : nlohmann::json(ex.layers())},
+             {"frame_rate", c.frame_rate()},
+             {"window_samples", ex.window_samples()},
+             {"hop_samples", ex.hop_samples()},
+             {"musefm_version", MUSEFM_VERSION}};
   }
-  at::Tensor emb = at::cat(pieces, 1);  // [n_layers, T, H]
-  const int64_t frames = emb.size(1);
-  if (o.pool == "mean") emb = emb.mean(1);
-  emb = emb.to(at::kCPU).contiguous();
-  nlohmann::json side{
-      {"model", {{"dir", o.model}, {"hash", hash}, {"config", nlohmann::json::parse(c.to_json())}}},
-      {"layers", layers},
-      {"pool", o.pool},
-      {"window_s", o.window_s},
-      {"frame_rate", c.frame_rate()},
-      {"frames", frames},
-      {"shape", emb.sizes().vec()},
-      {"layout", o.pool == "mean" ? "layers x dims" : "layers x frames x dims"},
-      {"audio",
-       {{"path", in},
-        {"duration_s", info.duration_s()},
-        {"sample_rate", info.sample_rate},
-        {"channels", info.channels}}},
-      {"musefm_version", MUSEFM_VERSION}};
-  const std::string text = side.dump(2) + "\n";
-  io_detail::AtomicFile sidecar(sidecar_path(out));
-  sidecar.write(text.data(), text.size());
-  if (o.format == "npy") {
-    write_npy(out, emb.data_ptr<float>(), emb.sizes().vec());
-  } else {  // one tensor "embeddings" + the sidecar JSON as metadata
-    save_safetensors(out, {{"embeddings", emb}}, {{"musefm", side.dump()}});
-  }
-  sidecar.commit();
-}
 
-void run_extract(const Options& o) {
+  AudioLoadOptions audio_options() const {
+    AudioLoadOptions opt;
+    opt.target_rate = ex_.encoder().config().sample_rate;
+    return opt;
+  }
+
+  bool fits_one_window(const std::string& in) const {
+    const AudioInfo info = probe_audio(in);
+    return ex_.window_samples() == 0 ||
+           info.duration_s() * ex_.encoder().config().sample_rate < double(ex_.window_samples());
+  }
+
+  // A long file, block by block through an ExtractStream.
+  void stream(const std::string& in, const std::string& out) const {
+    const EncoderConfig& c = ex_.encoder().config();
+    const int64_t block =
+        std::max<int64_t>(int64_t(c.sample_rate) * 10, ex_.hop_samples() * ex_.config().batch);
+    AudioStream audio(in, audio_options(), block);
+    const int64_t total = audio.expected_frames(), T = ex_.encoder().num_frames(total);
+    MUSEFM_CHECK(T >= 1, "'", in, "': ", total,
+                 " samples are too short for one frame of the model");
+    const int64_t L = ex_.num_outputs(), H = c.hidden_size;
+    const bool mean = ex_.config().pool == "mean";
+    at::Tensor sum = at::zeros({L, H}, at::kDouble);
+    std::vector<at::Tensor> kept;  // safetensors without pooling
+    std::unique_ptr<io_detail::NpyFileWriter> npy;
+    if (!mean && o_.format == "npy")
+      npy = std::make_unique<io_detail::NpyFileWriter>(out, std::vector<int64_t>{L, T, H});
+    int64_t t = 0;
+    const auto consume = [&](const at::Tensor& frames_any) {
+      const at::Tensor frames = frames_any.to(at::kCPU).contiguous();
+      const int64_t n = frames.size(1);
+      MUSEFM_CHECK(t + n <= T, "'", in, "': decoded more audio than its header announced");
+      if (mean) {
+        sum += frames.to(at::kDouble).sum(1);
+      } else if (npy) {
+        for (int64_t l = 0; l < L; ++l)
+          npy->write((l * T + t) * H, frames[l].data_ptr<float>(), n * H);
+      } else {
+        kept.push_back(frames);
+      }
+      t += n;
+    };
+    ExtractStream s = ex_.create_stream();
+    std::vector<float> samples;
+    while (audio.read(samples)) {
+      s.accept_waveform(samples.data(), samples.size());
+      consume(s.compute());
+    }
+    consume(s.flush());
+    MUSEFM_CHECK(t == T, "'", in, "': decoded ", s.samples_accepted(),
+                 " samples, the header announced ", total);
+    at::Tensor result = mean ? (sum / double(T)).to(at::kFloat) : at::Tensor();
+    if (!mean && !npy) result = at::cat(kept, 1);
+    finish(in, out, result, T, npy.get());
+  }
+
+  // Files that fit in one window: decoded whole and encoded together.
+  void batched(std::vector<cli::Job>& jobs) const {
+    std::vector<at::Tensor> waves;
+    std::vector<cli::Job*> ok;
+    for (auto& j : jobs) {
+      try {
+        const at::Tensor w = waveform_tensor(load_audio(j.input, audio_options()));
+        MUSEFM_CHECK(ex_.encoder().num_frames(w.size(0)) >= 1, "'", j.input, "': ", w.size(0),
+                     " samples are too short for one frame of the model");
+        waves.push_back(w);
+        ok.push_back(&j);
+      } catch (const Error& e) {
+        j.error = e.what();
+      }
+    }
+    if (waves.empty()) return;
+    const std::vector<at::Tensor> results = ex_.extract(waves);
+    for (size_t i = 0; i < ok.size(); ++i) {
+      try {
+        finish(ok[i]->input, ok[i]->output, results[i].to(at::kCPU).contiguous(),
+               ex_.encoder().num_frames(waves[i].size(0)), nullptr);
+      } catch (const Error& e) {
+        ok[i]->error = e.what();
+      }
+    }
+  }
+
+ private:
+  void finish(const std::string& in, const std::string& out, const at::Tensor& emb, int64_t frames,
+              io_detail::NpyFileWriter* npy) const {
+    const AudioInfo info = probe_audio(in);
+    nlohmann::json side = base_;
+    side["frames"] = frames;
+    side["shape"] = npy ? npy->shape() : emb.sizes().vec();
+    side["layout"] = ex_.config().pool == "mean" ? "outputs x dims" : "outputs x frames x dims";
+    side["audio"] = {{"path", in},
+                     {"duration_s", info.duration_s()},
+                     {"sample_rate", info.sample_rate},
+                     {"channels", info.channels}};
+    const std::string text = side.dump(2) + "\n";
+    io_detail::AtomicFile sidecar(sidecar_path(out));
+    sidecar.write(text.data(), text.size());
+    if (npy) {
+      npy->commit();
+    } else if (o_.format == "npy") {
+      write_npy(out, emb.data_ptr<float>(), emb.sizes().vec());
+    } else {  // one tensor "embeddings" + the sidecar JSON as metadata
+      save_safetensors(out, {{"embeddings", emb}}, {{"musefm", side.dump()}});
+    }
+    sidecar.commit();
+  }
+
+  const Extractor& ex_;
+  const Options& o_;
+  nlohmann::json base_;
+};
+
+void run_extract(Options o) {
   MUSEFM_CHECK(!o.model.empty(), "--model DIR is required (a musefm model directory)");
-  MUSEFM_CHECK(o.window_s >= 0, "--window must be >= 0 seconds (0 = whole file), got ", o.window_s);
-  const std::vector<std::string> inputs = collect_inputs(o.inputs);
-  const Encoder enc = Encoder::load(o.model, o.device);
-  const std::vector<int64_t> layers = parse_layers(o.layers, enc.config().num_hidden_states());
+  if (!o.layer_weights.empty()) o.extract.layer_weights = parse_weights(o.layer_weights);
+  o.extract.validate();
+  MUSEFM_CHECK(o.threads >= 0, "--threads must be >= 0 (0 = all cores), got ", o.threads);
+  if (o.threads > 0) at::set_num_threads(o.threads);
+  const std::vector<Input> inputs = collect_inputs(o.inputs);
+  const Extractor ex(Encoder::load(o.model, o.device), o.extract);
   const std::string hash = model_hash((fs::path(o.model) / "model.safetensors").string());
-  run_batch(inputs, o.out_dir, o.overwrite, "extract", "." + o.format,
-            [&](const std::string& in, const std::string& out) {
-              extract_one(enc, o, layers, hash, in, out);
+  const Job job(ex, o, hash);
+  run_batch(inputs, o.out_dir, o.overwrite, "extract", "." + o.format, size_t(o.extract.batch),
+            [&](std::vector<cli::Job>& jobs) {
+              std::vector<cli::Job> short_ones;
+              for (auto& j : jobs) {
+                try {
+                  if (job.fits_one_window(j.input)) {
+                    short_ones.push_back(j);
+                  } else {
+                    job.stream(j.input, j.output);
+                  }
+                } catch (const Error& e) {
+                  j.error = e.what();
+                }
+              }
+              job.batched(short_ones);
+              for (const auto& s : short_ones)
+                for (auto& j : jobs)
+                  if (j.input == s.input) j.error = s.error;
             });
 }
 }  // namespace
 
 void add_extract_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
-      "extract", "Embeddings (hidden states of every chosen layer) of audio files to .npy");
+      "extract", "Embeddings (hidden states of the chosen layers) of audio files, any length");
   auto o = std::make_shared<Options>();
-  cmd->add_option("inputs", o->inputs, "Audio files or directories (searched recursively)");
+  cmd->add_option("inputs", o->inputs,
+                  "Audio files, directories (searched recursively) or fairseq manifests (.tsv)");
   cmd->add_option("--model,-m", o->model, "Model directory (config.json + model.safetensors)")
       ->required();
   cmd->add_option("--out-dir,-o", o->out_dir,
-                  "Output folder: <stem>.npy (or .safetensors) + <stem>.json per input; finished "
-                  "files are skipped,\n"
-                  "failures are listed in failures.jsonl and give exit status 1")
+                  "Output folder: <name>.npy (or .safetensors) + <name>.json per input, keeping\n"
+                  "the folder structure of directory and manifest inputs; finished files are\n"
+                  "skipped, failures are listed in failures.jsonl and give exit status 1")
       ->capture_default_str();
-  cmd->add_option("--layers", o->layers, "all, or hidden-state indices such as 0,6,12 (-1 = last)")
+  cmd->add_option("--layers", o->extract.layers,
+                  "all; hidden-state indices such as 0,6,12 (-1 = last); or weighted: one\n"
+                  "output, the weighted sum of all hidden states (see --layer-weights)")
       ->capture_default_str();
-  cmd->add_option("--pool", o->pool, "mean: average over time ([layers, dims]); none: keep frames")
+  cmd->add_option("--layer-weights", o->layer_weights,
+                  "With --layers weighted: one weight per hidden state, e.g. from a probe\n"
+                  "(normalised to sum 1); default uniform");
+  cmd->add_option("--pool", o->extract.pool,
+                  "mean: average over time ([outputs, dims]); none: every frame\n"
+                  "([outputs, frames, dims], streamed to disk for long files)")
       ->check(CLI::IsMember({"mean", "none"}))
       ->capture_default_str();
-  cmd->add_option("--window", o->window_s,
-                  "Seconds per independent forward pass (bounds memory; 0 = whole file).\n"
-                  "Frames of consecutive windows are concatenated; equal to a full pass only\n"
-                  "when the file fits in one window")
+  cmd->add_option("--window", o->extract.window_s,
+                  "Seconds per forward pass; bounds memory for any file length (0 = whole file)")
+      ->capture_default_str();
+  cmd->add_option("--hop", o->extract.hop_s,
+                  "Seconds between window starts (0 = window: the minimal overlap). Overlapping\n"
+                  "windows are stitched at the middle of each overlap on the model's frame grid,\n"
+                  "so every frame sees at least half the overlap as context")
+      ->capture_default_str();
+  cmd->add_option("--batch", o->extract.batch,
+                  "Windows (of one long file, or short files together) per forward pass; padded\n"
+                  "items give the same result as one by one")
+      ->capture_default_str();
+  cmd->add_option("--threads", o->threads, "CPU threads for the model (0 = all cores)")
       ->capture_default_str();
   cmd->add_option("--format", o->format,
                   "npy, or safetensors (tensor \"embeddings\", sidecar JSON in the metadata)")

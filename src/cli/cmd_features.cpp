@@ -30,13 +30,13 @@ void run_features(const Options& o) {
     std::printf("%s\n", runner.config_json().c_str());
     return;
   }
-  const std::vector<std::string> inputs = collect_inputs(o.inputs);
+  const std::vector<Input> inputs = collect_inputs(o.inputs);
   if (!o.out.empty()) {
     MUSEFM_CHECK(inputs.size() == 1, "--out names one output file but there are ", inputs.size(),
                  " inputs: use --out-dir");
     MUSEFM_CHECK(o.overwrite || !fs::exists(o.out), "'", o.out,
                  "' exists (use --overwrite to replace it)");
-    runner.run(inputs[0], o.out);
+    runner.run(inputs[0].path, o.out);
     std::printf("wrote %s (+ %s)\n", o.out.c_str(), sidecar_path(o.out).c_str());
     return;
   }

@@ -28,6 +28,14 @@ void AtomicFile::write(const void* data, std::size_t size) {
                "': ", std::strerror(errno));
 }
 
+void AtomicFile::write_at(std::uint64_t offset, const void* data, std::size_t size) {
+  MUSEFM_CHECK(::fseeko(file_, off_t(offset), SEEK_SET) == 0, "cannot write '", path_,
+               "': ", std::strerror(errno));
+  write(data, size);
+  MUSEFM_CHECK(::fseeko(file_, 0, SEEK_END) == 0, "cannot write '", path_,
+               "': ", std::strerror(errno));
+}
+
 void AtomicFile::commit() {
   MUSEFM_CHECK(std::fflush(file_) == 0 && ::fsync(::fileno(file_)) == 0, "cannot write '", path_,
                "': ", std::strerror(errno));

@@ -2,6 +2,7 @@
 // file is removed if the writer is destroyed without commit() (error paths).
 #pragma once
 
+#include <cstdint>
 #include <cstdio>
 #include <string>
 
@@ -14,6 +15,8 @@ class AtomicFile {
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;
   void write(const void* data, std::size_t size);
+  /// Writes at byte `offset` (the file grows as needed), then returns to the end.
+  void write_at(std::uint64_t offset, const void* data, std::size_t size);
   void commit();
 
  private:

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "io/atomic_file.h"
+#include "io/npy_writer.h"
 #include "musefm/error.h"
 
 namespace musefm {
@@ -177,12 +178,10 @@ NpyArray read_npy(const std::string& path) {
   return parse_npy(bytes.data(), bytes.size(), path);
 }
 
-void write_npy(const std::string& path, const float* data, const std::vector<int64_t>& shape) {
-  int64_t n = 1;
-  for (auto d : shape) {
-    MUSEFM_CHECK(d >= 0, "write_npy '", path, "': negative dimension in shape");
-    n *= d;
-  }
+namespace {
+// Magic, version 1.0, header length and the padded header for a float32 C-order array.
+std::string npy_prefix(const std::vector<int64_t>& shape, const std::string& path) {
+  for (auto d : shape) MUSEFM_CHECK(d >= 0, "write_npy '", path, "': negative dimension in shape");
   std::string header =
       "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape_string(shape) + ", }";
   // Pad with spaces so magic + len + header + '\n' is a multiple of 64 (NEP 1 alignment).
@@ -194,11 +193,48 @@ void write_npy(const std::string& path, const float* data, const std::vector<int
   prefix.push_back(char(0));
   prefix.push_back(char(header.size() & 0xff));
   prefix.push_back(char((header.size() >> 8) & 0xff));
+  return prefix + header;
+}
+
+int64_t element_count(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (auto d : shape) n *= d;
+  return n;
+}
+}  // namespace
+
+void write_npy(const std::string& path, const float* data, const std::vector<int64_t>& shape) {
+  const std::string prefix = npy_prefix(shape, path);
   io_detail::AtomicFile out(path);
   out.write(prefix.data(), prefix.size());
-  out.write(header.data(), header.size());
-  out.write(reinterpret_cast<const char*>(data), size_t(n) * sizeof(float));
+  out.write(reinterpret_cast<const char*>(data), size_t(element_count(shape)) * sizeof(float));
   out.commit();
 }
+
+namespace io_detail {
+
+NpyFileWriter::NpyFileWriter(const std::string& path, std::vector<int64_t> shape)
+    : path_(path), shape_(std::move(shape)), file_(path) {
+  const std::string prefix = npy_prefix(shape_, path);
+  file_.write(prefix.data(), prefix.size());
+  data_offset_ = prefix.size();
+  size_ = element_count(shape_);
+  if (size_ > 0) {  // reserve the whole array (zeros) so later blocks may land anywhere
+    const float zero = 0;
+    file_.write_at(data_offset_ + uint64_t(size_ - 1) * sizeof(float), &zero, sizeof zero);
+  }
+}
+
+void NpyFileWriter::write(int64_t offset, const float* data, int64_t count) {
+  MUSEFM_CHECK(offset >= 0 && count >= 0 && offset + count <= size_, "write_npy '", path_,
+               "': block [", offset, ", ", offset + count, ") outside the array of ", size_,
+               " values");
+  file_.write_at(data_offset_ + uint64_t(offset) * sizeof(float), data,
+                 size_t(count) * sizeof(float));
+}
+
+void NpyFileWriter::commit() { file_.commit(); }
+
+}  // namespace io_detail
 
 }  // namespace musefm
