@@ -53,9 +53,14 @@ struct EncoderConfig {
   int conv_depthwise_kernel_size = 31;  ///< conformer convolution module kernel
   double rotary_embedding_base = 10000.0;  ///< RoPE base
 
-  // ---- hybrid front-end (off in the published models; for pretraining) --------------------
-  std::string hybrid_features = "none";  ///< "none", "cqt", "mel" or "cqt+mel" fused with the CNN
-  std::string hybrid_fusion = "concat";  ///< "concat" (then project) or "add" (after a linear map)
+  // ---- hybrid front-end (MERT family; off in the published models; for pretraining) --------
+  // CQT (MERT's 336-bin nnAudio CQT, log magnitude) and/or log-mel frames (n_mels, mel_n_fft,
+  // mel_hop_length), linearly interpolated at the centres of the conv frames, each through its
+  // own LayerNorm, then fused with the CNN features before the feature projection:
+  //   concat: [cnn | cqt | mel] -> feature_projection (its LayerNorm / Linear grow to match)
+  //   add:    cnn + Linear(cqt) + Linear(mel)  (weights hybrid.{cqt,mel}.{layer_norm,projection})
+  std::string hybrid_features = "none";  ///< "none", "cqt", "mel" or "cqt+mel"
+  std::string hybrid_fusion = "concat";  ///< "concat" or "add"
 
   /// m-a-p/MERT-v1-95M (HF config.json): post-LN, 12 x 768.
   static EncoderConfig mert_v1_95m();

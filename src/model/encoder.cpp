@@ -20,7 +20,8 @@ struct Encoder::Impl {
   EncoderConfig config;
   model_detail::Weights weights;
   at::Device device{at::kCPU};
-  std::optional<MelSpectrogram> mel;  ///< MusicFM front-end
+  std::optional<MelSpectrogram> mel;                   ///< MusicFM front-end
+  std::optional<model_detail::HybridFrontEnd> hybrid;  ///< MERT + CQT / mel frames
 
   bool musicfm() const { return config.model_type == "musicfm"; }
   /// MusicFM: normalised log-mel [B, n_mels, T] (last frame dropped, checkpoint mean/std).
@@ -60,6 +61,7 @@ Encoder Encoder::from_weights(const EncoderConfig& config,
     model_detail::fold_weight_norm(w, "encoder.pos_conv_embed.conv", /*dim=*/2, source);
     impl->weights =
         model_detail::checked_weights(w, model_detail::mert_weight_spec(config), dev, source);
+    if (config.hybrid_features != "none") impl->hybrid.emplace(config);
   }
   Encoder e;
   e.impl_ = std::move(impl);
@@ -118,7 +120,9 @@ std::vector<at::Tensor> Encoder::forward(const at::Tensor& waveform) const {
         model_detail::musicfm_subsample(impl_->config, impl_->weights, impl_->normalised_mel(x));
     return model_detail::musicfm_conformer(impl_->config, impl_->weights, sub);
   }
-  return model_detail::mert_forward(impl_->config, impl_->weights, x);
+  model_detail::HybridInputs extra;
+  if (impl_->hybrid) extra = (*impl_->hybrid)(x, num_frames(x.size(1)));
+  return model_detail::mert_forward(impl_->config, impl_->weights, x, {}, extra);
 }
 
 std::vector<std::vector<at::Tensor>> Encoder::forward_batch(
@@ -157,7 +161,22 @@ std::vector<std::vector<at::Tensor>> Encoder::forward_batch(
     at::Tensor x = at::zeros({B, longest}, opts);
     for (int64_t b = 0; b < B; ++b)
       x[b].narrow(0, 0, lengths[size_t(b)]).copy_(waveforms[size_t(b)]);
-    states = model_detail::mert_forward(c, impl_->weights, x, lengths);
+    model_detail::HybridInputs extra;
+    if (impl_->hybrid) {  // per item (centred frames reflect at each item's end), then padded
+      const int64_t T = *std::max_element(frames.begin(), frames.end());
+      const auto pad = [&](at::Tensor& all, const at::Tensor& one, int64_t b) {
+        if (!one.defined()) return;
+        if (!all.defined()) all = at::zeros({B, T, one.size(2)}, opts);
+        all[b].narrow(0, 0, one.size(1)).copy_(one[0]);
+      };
+      for (int64_t b = 0; b < B; ++b) {
+        const auto one = (*impl_->hybrid)(
+            waveforms[size_t(b)].to(impl_->device, at::kFloat).unsqueeze(0), frames[size_t(b)]);
+        pad(extra.cqt, one.cqt, b);
+        pad(extra.mel, one.mel, b);
+      }
+    }
+    states = model_detail::mert_forward(c, impl_->weights, x, lengths, extra);
   }
   std::vector<std::vector<at::Tensor>> out(static_cast<size_t>(B));
   for (int64_t b = 0; b < B; ++b)

@@ -112,6 +112,8 @@ void EncoderConfig::validate() const {
   MUSEFM_CHECK(hybrid_fusion == "concat" || hybrid_fusion == "add", w,
                ".hybrid_fusion must be \"concat\" or \"add\", got \"", hybrid_fusion, "\"");
   if (model_type == "musicfm") {
+    MUSEFM_CHECK(hybrid_features == "none", w,
+                 ".hybrid_features applies to the MERT family (MusicFM is mel-based already)");
     MUSEFM_CHECK(n_mels % 4 == 0, w,
                  ".n_mels must be divisible by 4 for the two stride-2 "
                  "Res2d blocks, got ",

@@ -90,8 +90,9 @@ at::Tensor mert_extract_features(const EncoderConfig& c, const Weights& w, const
 }
 
 std::vector<at::Tensor> mert_forward(const EncoderConfig& c, const Weights& w, const at::Tensor& x,
-                                     const std::vector<int64_t>& lengths) {
-  const at::Tensor feats = mert_extract_features(c, w, x, lengths);
+                                     const std::vector<int64_t>& lengths,
+                                     const HybridInputs& hybrid) {
+  const at::Tensor feats = fuse_hybrid(c, w, mert_extract_features(c, w, x, lengths), hybrid);
   std::vector<int64_t> frames;
   for (int64_t n : lengths) frames.push_back(mert_num_frames(c, n));
   const at::Tensor mask = frame_mask(frames, feats.size(1), feats.device());

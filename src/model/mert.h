@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "model/hybrid.h"
 #include "model/weights.h"
 
 namespace musefm::model_detail {
@@ -15,8 +16,10 @@ at::Tensor mert_extract_features(const EncoderConfig& c, const Weights& w, const
                                  const std::vector<int64_t>& lengths = {});
 /// All hidden states (num_hidden_layers + 1 of [B, T, H]) for a [B, L] waveform; `lengths` as
 /// above (padded frames are zeroed before the positional conv and masked out of attention).
+/// `hybrid`: the hybrid front-end's features at the conv frames (config.hybrid_features).
 std::vector<at::Tensor> mert_forward(const EncoderConfig& c, const Weights& w, const at::Tensor& x,
-                                     const std::vector<int64_t>& lengths = {});
+                                     const std::vector<int64_t>& lengths = {},
+                                     const HybridInputs& hybrid = {});
 /// Frames for `n` samples: the conv stack's valid-convolution length.
 int64_t mert_num_frames(const EncoderConfig& c, int64_t n);
 

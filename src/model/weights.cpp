@@ -1,5 +1,7 @@
 #include "model/weights.h"
 
+#include "model/hybrid.h"
+
 #include <sstream>
 
 #include "musefm/error.h"
@@ -38,6 +40,8 @@ WeightSpec mert_weight_spec(const EncoderConfig& c) {
     in = out;
   }
   const int64_t H = c.hidden_size, F = c.intermediate_size;
+  in += hybrid_concat_width(c);
+  add_hybrid_weights(c, spec);
   if (c.feat_proj_layer_norm) {
     s["feature_projection.layer_norm.weight"] = {in};
     s["feature_projection.layer_norm.bias"] = {in};
