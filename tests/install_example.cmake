@@ -26,3 +26,11 @@ execute_process(COMMAND "${WORK_DIR}/app/mir_app" "${BUILD_DIR}/tests/rendered/p
 if(rc)
   message(FATAL_ERROR "mir_app failed (${rc})")
 endif()
+set(rendered "${BUILD_DIR}/tests/rendered")
+execute_process(COMMAND "${WORK_DIR}/app/mir_app" --neighbours
+  "${SOURCE_DIR}/tests/fixtures/encoders/mert_tiny_postln" "${rendered}/piano_a4.wav"
+  "${rendered}/strings_a3.wav" "${rendered}/piano_a4.wav" "${rendered}/cmajor_chord.wav"
+  RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "mir_app --neighbours failed (${rc})")
+endif()

@@ -10,4 +10,5 @@ add_test(NAME install_and_build_example
     -P ${CMAKE_CURRENT_SOURCE_DIR}/install_example.cmake)
 set_tests_properties(install_and_build_example PROPERTIES
   TIMEOUT 600 FIXTURES_REQUIRED rendered_audio
-  PASS_REGULAR_EXPRESSION "strongest pitch 4[34][0-9]\\.[0-9] Hz \\(A4\\)")
+  PASS_REGULAR_EXPRESSION
+  "strongest pitch 4[34][0-9]\\.[0-9] Hz \\(A4\\).*nearest to [^\n]*piano_a4.wav:\n1\\. [^\n]*piano_a4\\.wav \\(cosine 1\\.000\\)\n2\\. ")
