@@ -1,0 +1,65 @@
+// Internal: the plain-data description of one attention call handed to the CPU flash kernels.
+// No torch types: the kernels are compiled once per instruction set (AVX-512, AVX2, portable)
+// and must not share inline code with the rest of the library.
+#pragma once
+
+#include <cstdint>
+
+namespace musefm::kernels::cpu {
+
+enum class DType : int { F32 = 0, BF16 = 1 };
+
+/// q, k, v, o (and dq, dk, dv, dout) are [B, H, T, D] with the last dim contiguous; strides in
+/// elements for the b, h and t dims. key_mask: B x Tk bytes (1 = real key) or null.
+struct FlashProblem {
+  int64_t B = 0, H = 0, Tq = 0, Tk = 0, D = 0;
+  DType dtype = DType::F32;
+  const void *q = nullptr, *k = nullptr, *v = nullptr;
+  int64_t q_stride[3]{}, k_stride[3]{}, v_stride[3]{};
+  void* o = nullptr;  // forward output (dtype of q)
+  int64_t o_stride[3]{};
+  float* lse = nullptr;  // [B, H, Tq] log-sum-exp of the scaled scores (-inf: no visible key)
+  const uint8_t* key_mask = nullptr;
+  float scale = 1.0f;
+  float dropout_p = 0.0f;
+  uint64_t seed = 0;
+  // backward
+  const void* dout = nullptr;
+  int64_t dout_stride[3]{};
+  const float* delta = nullptr;                      // [B, H, Tq] rowsum(dout * out)
+  void *dq = nullptr, *dk = nullptr, *dv = nullptr;  // contiguous [B, H, T, D], dtype of q
+};
+
+/// Rows per query block and keys per key block (the work-item granularity).
+constexpr int64_t kBlockQ = 64;
+constexpr int64_t kBlockK = 128;
+
+static inline int64_t query_blocks(const FlashProblem& p) { return (p.Tq + kBlockQ - 1) / kBlockQ; }
+static inline int64_t key_blocks(const FlashProblem& p) { return (p.Tk + kBlockK - 1) / kBlockK; }
+
+/// One set of kernels per instruction set. Work items: forward and backward_dq over
+/// B*H*query_blocks, backward_dkdv over B*H*key_blocks; [begin, end) may run on any thread.
+struct FlashKernels {
+  const char* isa;
+  void (*forward)(const FlashProblem&, int64_t begin, int64_t end);
+  void (*backward_dkdv)(const FlashProblem&, int64_t begin, int64_t end);
+  void (*backward_dq)(const FlashProblem&, int64_t begin, int64_t end);
+};
+
+const FlashKernels& kernels_avx512();
+const FlashKernels& kernels_avx2();
+const FlashKernels& kernels_portable();
+
+/// Dropout keep decision for score (bh, i, j) — a counter-based hash of the seed, so forward and
+/// backward (and tests) regenerate the same mask without storing it. Same in every ISA.
+static inline bool dropout_keep(uint64_t seed, int64_t bh, int64_t i, int64_t j, int64_t Tq,
+                                int64_t Tk, float p) {
+  uint64_t z = seed + 0x9E3779B97F4A7C15ull * uint64_t((bh * Tq + i) * Tk + j + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  const float u = float(z >> 40) * (1.0f / 16777216.0f);  // [0, 1), 24 bits
+  return u >= p;
+}
+
+}  // namespace musefm::kernels::cpu
