@@ -1,16 +1,20 @@
-// bench_encoder MODEL_DIR INPUT.npy OUT.npy [REPEATS]: times Encoder::forward on a [B, L]
-// waveform (median of REPEATS after one warm-up), writes the last hidden state to OUT.npy and
-// prints {"median_ms": ..., "frames": ...} for benchmarks/compare_extract.py.
+// bench_encoder MODEL_DIR INPUT.npy OUT.npy [REPEATS [ATTENTION]]: times Encoder::forward on a
+// [B, L] waveform (median of REPEATS after one warm-up), writes the last hidden state to OUT.npy
+// and prints {"median_ms": ..., "frames": ...} for benchmarks/compare_extract.py. ATTENTION
+// (fused, sdpa, naive) overrides the model config's attention implementation.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <map>
+#include <string>
 #include <vector>
 
 #include "musefm/encoder.h"
 #include "musefm/npy.h"
+#include "musefm/safetensors.h"
 
 int main(int argc, char** argv) {
   if (argc < 4) {
@@ -18,7 +22,15 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    const musefm::Encoder enc = musefm::Encoder::load(argv[1]);
+    musefm::Encoder enc = musefm::Encoder::load(argv[1]);
+    if (argc > 5) {
+      musefm::EncoderConfig c = enc.config();
+      c.attention = argv[5];
+      const auto file = musefm::SafeTensorsFile::open(std::string(argv[1]) + "/model.safetensors");
+      std::map<std::string, at::Tensor> w;
+      for (const auto& t : file.tensors()) w[t.name] = file.get(t.name);
+      enc = musefm::Encoder::from_weights(c, w);
+    }
     musefm::NpyArray in = musefm::read_npy(argv[2]);
     const at::Tensor x = at::from_blob(in.data.data(), in.shape, at::kFloat);
     const int repeats = argc > 4 ? std::atoi(argv[4]) : 5;

@@ -8,5 +8,6 @@ build="${1:-build}"
 command -v nvidia-smi >/dev/null && nvidia-smi -L || { echo "gpu_check: no NVIDIA GPU visible" >&2; exit 1; }
 tools/setup.sh
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMUSEFM_CUDA=ON >/dev/null
-cmake --build "$build" -j "$(nproc)" --target musefm_gpu_tests musefm_cuda_kernels
+cmake --build "$build" -j "$(nproc)" --target musefm_gpu_tests musefm_gpu_attention_tests musefm_cuda_kernels
 "$build/tests/gpu/musefm_gpu_tests"
+"$build/tests/gpu/musefm_gpu_attention_tests"

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "dropout_hash.h"
+
 namespace musefm::kernels::cpu {
 
 enum class DType : int { F32 = 0, BF16 = 1 };
@@ -50,16 +52,10 @@ const FlashKernels& kernels_avx512();
 const FlashKernels& kernels_avx2();
 const FlashKernels& kernels_portable();
 
-/// Dropout keep decision for score (bh, i, j) — a counter-based hash of the seed, so forward and
-/// backward (and tests) regenerate the same mask without storing it. Same in every ISA.
+/// Dropout keep decision for score (bh, i, j); see dropout_hash.h.
 static inline bool dropout_keep(uint64_t seed, int64_t bh, int64_t i, int64_t j, int64_t Tq,
                                 int64_t Tk, float p) {
-  uint64_t z = seed + 0x9E3779B97F4A7C15ull * uint64_t((bh * Tq + i) * Tk + j + 1);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  z ^= z >> 31;
-  const float u = float(z >> 40) * (1.0f / 16777216.0f);  // [0, 1), 24 bits
-  return u >= p;
+  return dropout_keep_hash(seed, bh, i, j, Tq, Tk, p);
 }
 
 }  // namespace musefm::kernels::cpu
