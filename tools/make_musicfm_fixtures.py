@@ -82,6 +82,9 @@ CONFORMER = dict(
     num_conv_pos_embeddings=16,
     num_conv_pos_embedding_groups=16,
 )
+# The architecture the builders take (tools/check_full_size.py passes the full-size one).
+TINY = dict(n_mels=N_MELS, conv_channels=CONV_CHANNELS, codebook_size=CODEBOOK_SIZE,
+            codebook_dim=CODEBOOK_DIM, conformer=CONFORMER)
 NO_TRAINING = dict(hidden_dropout=0.0, activation_dropout=0.0, attention_dropout=0.0,
                    conformer_conv_dropout=0.0, feat_proj_dropout=0.0, final_dropout=0.0,
                    layerdrop=0.0)
@@ -142,18 +145,20 @@ class Conv2dSubsampling(nn.Module):
 
 
 class TinyMusicFM(nn.Module):
-    """MusicFM25Hz's modules under their upstream attribute names."""
+    """MusicFM25Hz's modules under their upstream attribute names (architecture `arch`, a dict
+    shaped like TINY)."""
 
-    def __init__(self, generator):
+    def __init__(self, generator, arch=TINY):
         super().__init__()
-        hidden = CONFORMER["hidden_size"]
-        self.preprocessor_melspec_2048 = MelSTFT(N_MELS)
-        self.quantizer_melspec_2048_0 = RandomProjectionQuantizer(4 * N_MELS, CODEBOOK_DIM,
-                                                                  CODEBOOK_SIZE, generator)
-        self.conv = Conv2dSubsampling(CONV_CHANNELS, hidden, N_MELS)
-        config = Wav2Vec2ConformerConfig(**CONFORMER, **NO_TRAINING, attn_implementation="eager")
+        n_mels, conformer = arch["n_mels"], arch["conformer"]
+        hidden = conformer["hidden_size"]
+        self.preprocessor_melspec_2048 = MelSTFT(n_mels)
+        self.quantizer_melspec_2048_0 = RandomProjectionQuantizer(
+            4 * n_mels, arch["codebook_dim"], arch["codebook_size"], generator)
+        self.conv = Conv2dSubsampling(arch["conv_channels"], hidden, n_mels)
+        config = Wav2Vec2ConformerConfig(**conformer, **NO_TRAINING, attn_implementation="eager")
         self.conformer = Wav2Vec2ConformerEncoder(config)
-        self.linear = nn.Linear(hidden, CODEBOOK_SIZE)
+        self.linear = nn.Linear(hidden, arch["codebook_size"])
         self.cls_token = nn.Parameter(torch.zeros(hidden))
 
 
@@ -181,14 +186,15 @@ def randomise(model, g):
             module.num_batches_tracked.fill_(1000)
 
 
-def build():
-    g = torch.Generator().manual_seed(SEED)
-    model = TinyMusicFM(g).eval()
+def build(arch=TINY, seed=SEED):
+    g = torch.Generator().manual_seed(seed)
+    model = TinyMusicFM(g, arch).eval()
     randomise(model, g)
     enc = model.conformer
+    conformer = arch["conformer"]
     # The library must still build the graph MusicFM's copy has.
-    assert enc.embed_positions.inv_freq.shape == (CONFORMER["hidden_size"] //
-                                                  CONFORMER["num_attention_heads"] // 2,)
+    assert enc.embed_positions.inv_freq.shape == (conformer["hidden_size"] //
+                                                  conformer["num_attention_heads"] // 2,)
     assert enc.config._attn_implementation == "eager"
     assert all(type(layer).__name__ == "Wav2Vec2ConformerEncoderLayer" for layer in enc.layers)
     return model
@@ -263,6 +269,14 @@ def musicfm_copy_hidden_states(encoder, x):
     return states + [ln(encoder.layer_norm, h)]
 
 
+def reference_forward(model, x, stats=STATS):
+    """MusicFM25Hz on waveforms x [B, samples]: (normalised mel, conv output, hidden states)."""
+    mel = model.preprocessor_melspec_2048(x)[..., :-1]
+    mel = (mel - stats["melspec_2048_mean"]) / stats["melspec_2048_std"]
+    conv_output = model.conv(mel)
+    return mel, conv_output, conformer_hidden_states(model.conformer, conv_output)
+
+
 def load_input():
     audio, sr = sf.read(os.path.join(FIXTURES, "real_24k.wav"), dtype="float32")
     assert sr == SAMPLE_RATE and audio.ndim == 1 and len(audio) >= 48000, (sr, audio.shape)
@@ -315,10 +329,7 @@ def main():
         assert torch.equal(state[key], value), key
 
     x = load_input()
-    mel = model.preprocessor_melspec_2048(x)[..., :-1]
-    mel = (mel - STATS["melspec_2048_mean"]) / STATS["melspec_2048_std"]
-    conv_output = model.conv(mel)
-    hidden = conformer_hidden_states(model.conformer, conv_output)
+    mel, conv_output, hidden = reference_forward(model, x)
     check = musicfm_copy_hidden_states(model.conformer, conv_output)
     err = max((a - b).abs().max().item() for a, b in zip(hidden, check))
     assert len(hidden) == CONFORMER["num_hidden_layers"] + 1 and err < 1e-4, err

