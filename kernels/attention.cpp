@@ -135,8 +135,12 @@ std::pair<at::Tensor, at::Tensor> fused_forward(const at::Tensor& q, const at::T
   r.p.o = out.data_ptr();
   set_strides(out, r.p.o_stride);
   r.p.lse = lse.data_ptr<float>();
+  const at::Tensor packed = at::empty({cpu::kv_floats(r.p)}, q.options().dtype(at::kFloat));
+  r.p.kv_packed = packed.data_ptr<float>();
   const FlashKernels& kern = *active().load();
   const FlashProblem& p = r.p;
+  at::parallel_for(0, p.B * p.H * cpu::key_blocks(p), 1,
+                   [&](int64_t b, int64_t e) { kern.pack_keys(p, b, e); });
   at::parallel_for(0, p.B * p.H * cpu::query_blocks(p), 1,
                    [&](int64_t b, int64_t e) { kern.forward(p, b, e); });
   return {out, lse};
@@ -176,7 +180,15 @@ struct FusedAttentionFunction : public torch::autograd::Function<FusedAttentionF
     p.dq = dq.data_ptr();
     p.dk = dk.data_ptr();
     p.dv = dv.data_ptr();
+    const at::Tensor kv = at::empty({cpu::kv_floats(p)}, q.options().dtype(at::kFloat));
+    const at::Tensor qd = at::empty({cpu::q_floats(p)}, q.options().dtype(at::kFloat));
+    p.kv_packed = kv.data_ptr<float>();
+    p.q_packed = qd.data_ptr<float>();
     const FlashKernels& kern = *active().load();
+    at::parallel_for(0, p.B * p.H * cpu::key_blocks(p), 1,
+                     [&](int64_t b, int64_t e) { kern.pack_keys(p, b, e); });
+    at::parallel_for(0, p.B * p.H * cpu::query_blocks(p), 1,
+                     [&](int64_t b, int64_t e) { kern.pack_queries(p, b, e); });
     at::parallel_for(0, p.B * p.H * cpu::key_blocks(p), 1,
                      [&](int64_t b, int64_t e) { kern.backward_dkdv(p, b, e); });
     at::parallel_for(0, p.B * p.H * cpu::query_blocks(p), 1,

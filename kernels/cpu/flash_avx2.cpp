@@ -18,7 +18,8 @@ namespace avx2 {
 }  // namespace avx2
 
 const FlashKernels& kernels_avx2() {
-  static const FlashKernels k{"avx2", avx2::forward, avx2::backward_dkdv, avx2::backward_dq};
+  static const FlashKernels k{"avx2",        avx2::pack_keys,     avx2::pack_queries,
+                              avx2::forward, avx2::backward_dkdv, avx2::backward_dq};
   return k;
 }
 

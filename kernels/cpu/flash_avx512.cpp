@@ -18,8 +18,8 @@ namespace avx512 {
 }  // namespace avx512
 
 const FlashKernels& kernels_avx512() {
-  static const FlashKernels k{"avx512", avx512::forward, avx512::backward_dkdv,
-                              avx512::backward_dq};
+  static const FlashKernels k{"avx512",        avx512::pack_keys,     avx512::pack_queries,
+                              avx512::forward, avx512::backward_dkdv, avx512::backward_dq};
   return k;
 }
 

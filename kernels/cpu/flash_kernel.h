@@ -100,17 +100,60 @@ static void pack_rows(const void* src, const int64_t* stride, int64_t b, int64_t
   }
 }
 
-// Keys [k0, k0 + nk) as columns: dst[d * nkp + j] (zero for padded j).
+// Rows [t0, t0 + n) of a [B, H, T, D] tensor as columns: dst[d * ld + j], zero for n <= j < ld.
 template <typename T>
-static void pack_cols(const void* src, const int64_t* stride, int64_t b, int64_t h, int64_t k0,
-                      int64_t nk, int64_t nkp, int64_t D, float* dst) {
-  for (int64_t j = 0; j < nkp; ++j) {
-    if (j < nk) {
-      const T* s = at_row<T>(src, stride, b, h, k0 + j);
-      for (int64_t d = 0; d < D; ++d) dst[d * nkp + j] = to_f32(s[d]);
+static void pack_cols(const void* src, const int64_t* stride, int64_t b, int64_t h, int64_t t0,
+                      int64_t n, int64_t ld, int64_t D, float* dst) {
+  for (int64_t j = 0; j < ld; ++j) {
+    if (j < n) {
+      const T* s = at_row<T>(src, stride, b, h, t0 + j);
+      for (int64_t d = 0; d < D; ++d) dst[d * ld + j] = to_f32(s[d]);
     } else {
-      for (int64_t d = 0; d < D; ++d) dst[d * nkp + j] = 0.0f;
+      for (int64_t d = 0; d < D; ++d) dst[d * ld + j] = 0.0f;
     }
+  }
+}
+
+// Packed key block `kb` of head bh: K^T, V^T (ld kBlockK), K, V (row stride D).
+struct KeyBlock {
+  const float *kt, *vt, *k, *v;
+};
+static KeyBlock key_block(const FlashProblem& p, int64_t bh, int64_t kb) {
+  const int64_t D = p.D;
+  const float* base = p.kv_packed + (bh * key_blocks(p) + kb) * kv_block_floats(p);
+  return {base, base + D * kBlockK, base + 2 * D * kBlockK, base + 3 * D * kBlockK};
+}
+
+template <typename T>
+static void pack_keys_t(const FlashProblem& p, int64_t begin, int64_t end) {
+  const int64_t D = p.D, nkb = key_blocks(p);
+  for (int64_t w = begin; w < end; ++w) {
+    const int64_t bh = w / nkb, b = bh / p.H, h = bh % p.H, k0 = (w % nkb) * kBlockK;
+    const int64_t nk = imin(kBlockK, p.Tk - k0);
+    const KeyBlock kb = key_block(p, bh, w % nkb);
+    pack_cols<T>(p.k, p.k_stride, b, h, k0, nk, kBlockK, D, const_cast<float*>(kb.kt));
+    pack_cols<T>(p.v, p.v_stride, b, h, k0, nk, kBlockK, D, const_cast<float*>(kb.vt));
+    pack_rows<T>(p.k, p.k_stride, b, h, k0, nk, D, 1.0f, const_cast<float*>(kb.k));
+    pack_rows<T>(p.v, p.v_stride, b, h, k0, nk, D, 1.0f, const_cast<float*>(kb.v));
+    std::memset(const_cast<float*>(kb.k) + nk * D, 0, sizeof(float) * size_t((kBlockK - nk) * D));
+    std::memset(const_cast<float*>(kb.v) + nk * D, 0, sizeof(float) * size_t((kBlockK - nk) * D));
+  }
+}
+
+// Packed query block `qb` of head bh (backward): Q * scale and dO, row stride D.
+static const float* query_block(const FlashProblem& p, int64_t bh, int64_t qb) {
+  return p.q_packed + (bh * query_blocks(p) + qb) * q_block_floats(p);
+}
+
+template <typename T>
+static void pack_queries_t(const FlashProblem& p, int64_t begin, int64_t end) {
+  const int64_t D = p.D, nqb = query_blocks(p);
+  for (int64_t w = begin; w < end; ++w) {
+    const int64_t bh = w / nqb, b = bh / p.H, h = bh % p.H, q0 = (w % nqb) * kBlockQ;
+    const int64_t rows = imin(kBlockQ, p.Tq - q0);
+    float* qs = const_cast<float*>(query_block(p, bh, w % nqb));
+    pack_rows<T>(p.q, p.q_stride, b, h, q0, rows, D, p.scale, qs);
+    pack_rows<T>(p.dout, p.dout_stride, b, h, q0, rows, D, 1.0f, qs + kBlockQ * D);
   }
 }
 
@@ -144,13 +187,11 @@ static void probabilities(float* s, const float* bias, int64_t nkp, float lse) {
 
 template <typename T>
 static void forward_t(const FlashProblem& p, int64_t begin, int64_t end) {
-  const int64_t D = p.D, nqb = query_blocks(p), BKP = round_up(kBlockK, kPanel);
-  Scratch buf(kBlockQ * D + D * BKP + BKP * D + kBlockQ * BKP + kBlockQ * D + 2 * kBlockQ + BKP);
+  const int64_t D = p.D, nqb = query_blocks(p);
+  Scratch buf(kBlockQ * D + kBlockQ * kBlockK + kBlockQ * D + 2 * kBlockQ + kBlockK);
   float* Qs = buf.base;
-  float* Kt = Qs + kBlockQ * D;
-  float* Vs = Kt + D * BKP;
-  float* S = Vs + BKP * D;
-  float* acc = S + kBlockQ * BKP;
+  float* S = Qs + kBlockQ * D;
+  float* acc = S + kBlockQ * kBlockK;
   float* m = acc + kBlockQ * D;
   float* l = m + kBlockQ;
   float* bias = l + kBlockQ;
@@ -165,11 +206,9 @@ static void forward_t(const FlashProblem& p, int64_t begin, int64_t end) {
     std::memset(acc, 0, sizeof(float) * size_t(rows * D));
     for (int64_t k0 = 0; k0 < p.Tk; k0 += kBlockK) {
       const int64_t nk = imin(kBlockK, p.Tk - k0), nkp = round_up(nk, kPanel);
+      const KeyBlock kb = key_block(p, bh, k0 / kBlockK);
       key_bias(p, b, k0, nk, nkp, bias);
-      pack_cols<T>(p.k, p.k_stride, b, h, k0, nk, nkp, D, Kt);
-      pack_rows<T>(p.v, p.v_stride, b, h, k0, nk, D, 1.0f, Vs);
-      std::memset(Vs + nk * D, 0, sizeof(float) * size_t((nkp - nk) * D));
-      gemm(rows, nkp, D, Qs, D, Kt, nkp, S, nkp, false);
+      gemm(rows, nkp, D, Qs, D, kb.kt, kBlockK, S, nkp, false);
       for (int64_t r = 0; r < rows; ++r) {
         float* s = S + r * nkp;
         Vec mx = vset1(kNegInf);
@@ -194,11 +233,13 @@ static void forward_t(const FlashProblem& p, int64_t begin, int64_t end) {
         l[r] = l[r] * alpha + vsum(sum);
         m[r] = m_new;
         if (p.dropout_p > 0) apply_dropout(p, bh, q0 + r, k0, nk, s);
-        const Vec a = vset1(alpha);
-        for (int64_t d = 0; d < D; d += kW)
-          vstore(acc + r * D + d, vmul(vload(acc + r * D + d), a));
+        if (alpha != 1.0f) {
+          const Vec a = vset1(alpha);
+          for (int64_t d = 0; d < D; d += kW)
+            vstore(acc + r * D + d, vmul(vload(acc + r * D + d), a));
+        }
       }
-      gemm(rows, D, nkp, S, nkp, Vs, D, acc, D, true);
+      gemm(rows, D, nkp, S, nkp, kb.v, D, acc, D, true);
     }
     for (int64_t r = 0; r < rows; ++r) {
       T* o =
@@ -218,14 +259,14 @@ static void transpose(const float* src, int64_t rows, int64_t cols, int64_t ld, 
 
 // Shared by both backward passes: for query rows [q0, q0 + rows) and keys [k0, k0 + nk):
 // S -> P (in `P`), dP -> dS (in `dS`). Qs is the scaled query block, dOs the output gradient
-// block, Kt / Vt the key / value blocks as columns.
+// block, Kt / Vt the packed key / value blocks as columns (leading dim kBlockK).
 static void scores_and_grads(const FlashProblem& p, int64_t bh, int64_t q0, int64_t rows,
                              int64_t k0, int64_t nk, int64_t nkp, const float* Qs, const float* dOs,
                              const float* Kt, const float* Vt, const float* bias, float* P,
                              float* dS) {
   const int64_t D = p.D;
-  gemm(rows, nkp, D, Qs, D, Kt, nkp, P, nkp, false);
-  gemm(rows, nkp, D, dOs, D, Vt, nkp, dS, nkp, false);
+  gemm(rows, nkp, D, Qs, D, Kt, kBlockK, P, nkp, false);
+  gemm(rows, nkp, D, dOs, D, Vt, kBlockK, dS, nkp, false);
   for (int64_t r = 0; r < rows; ++r) {
     float* pr = P + r * nkp;
     float* dr = dS + r * nkp;
@@ -256,32 +297,26 @@ static void store_rows(const float* src, int64_t rows, int64_t D, float scale, v
 
 template <typename T>
 static void backward_dkdv_t(const FlashProblem& p, int64_t begin, int64_t end) {
-  const int64_t D = p.D, nkb = key_blocks(p), BKP = round_up(kBlockK, kPanel);
-  Scratch buf(2 * D * BKP + 2 * BKP * D + 2 * kBlockQ * D + 2 * kBlockQ * BKP + BKP * kBlockQ +
-              BKP);
-  float* Kt = buf.base;
-  float* Vt = Kt + D * BKP;
-  float* dK = Vt + D * BKP;
-  float* dV = dK + BKP * D;
-  float* Qs = dV + BKP * D;
-  float* dOs = Qs + kBlockQ * D;
-  float* P = dOs + kBlockQ * D;
-  float* dS = P + kBlockQ * BKP;
-  float* Tr = dS + kBlockQ * BKP;
-  float* bias = Tr + BKP * kBlockQ;
+  const int64_t D = p.D, nkb = key_blocks(p), nqb = query_blocks(p);
+  Scratch buf(2 * kBlockK * D + 2 * kBlockQ * kBlockK + kBlockK * kBlockQ + kBlockK);
+  float* dK = buf.base;
+  float* dV = dK + kBlockK * D;
+  float* P = dV + kBlockK * D;
+  float* dS = P + kBlockQ * kBlockK;
+  float* Tr = dS + kBlockQ * kBlockK;
+  float* bias = Tr + kBlockK * kBlockQ;
   for (int64_t w = begin; w < end; ++w) {
-    const int64_t bh = w / nkb, b = bh / p.H, h = bh % p.H, k0 = (w % nkb) * kBlockK;
+    const int64_t bh = w / nkb, b = bh / p.H, k0 = (w % nkb) * kBlockK;
     const int64_t nk = imin(kBlockK, p.Tk - k0), nkp = round_up(nk, kPanel);
+    const KeyBlock kb = key_block(p, bh, w % nkb);
     key_bias(p, b, k0, nk, nkp, bias);
-    pack_cols<T>(p.k, p.k_stride, b, h, k0, nk, nkp, D, Kt);
-    pack_cols<T>(p.v, p.v_stride, b, h, k0, nk, nkp, D, Vt);
     std::memset(dK, 0, sizeof(float) * size_t(nkp * D));
     std::memset(dV, 0, sizeof(float) * size_t(nkp * D));
-    for (int64_t q0 = 0; q0 < p.Tq; q0 += kBlockQ) {
-      const int64_t rows = imin(kBlockQ, p.Tq - q0);
-      pack_rows<T>(p.q, p.q_stride, b, h, q0, rows, D, p.scale, Qs);
-      pack_rows<T>(p.dout, p.dout_stride, b, h, q0, rows, D, 1.0f, dOs);
-      scores_and_grads(p, bh, q0, rows, k0, nk, nkp, Qs, dOs, Kt, Vt, bias, P, dS);
+    for (int64_t qb = 0; qb < nqb; ++qb) {
+      const int64_t q0 = qb * kBlockQ, rows = imin(kBlockQ, p.Tq - q0);
+      const float* Qs = query_block(p, bh, qb);
+      const float* dOs = Qs + kBlockQ * D;
+      scores_and_grads(p, bh, q0, rows, k0, nk, nkp, Qs, dOs, kb.kt, kb.vt, bias, P, dS);
       if (p.dropout_p > 0)
         for (int64_t r = 0; r < rows; ++r) apply_dropout(p, bh, q0 + r, k0, nk, P + r * nkp);
       transpose(P, rows, nkp, nkp, Tr);  // dV += P^T dO
@@ -297,32 +332,24 @@ static void backward_dkdv_t(const FlashProblem& p, int64_t begin, int64_t end) {
 
 template <typename T>
 static void backward_dq_t(const FlashProblem& p, int64_t begin, int64_t end) {
-  const int64_t D = p.D, nqb = query_blocks(p), BKP = round_up(kBlockK, kPanel);
-  Scratch buf(2 * D * BKP + BKP * D + 3 * kBlockQ * D + 2 * kBlockQ * BKP + BKP);
-  float* Kt = buf.base;
-  float* Vt = Kt + D * BKP;
-  float* Ks = Vt + D * BKP;
-  float* Qs = Ks + BKP * D;
-  float* dOs = Qs + kBlockQ * D;
-  float* dQ = dOs + kBlockQ * D;
+  const int64_t D = p.D, nqb = query_blocks(p);
+  Scratch buf(kBlockQ * D + 2 * kBlockQ * kBlockK + kBlockK);
+  float* dQ = buf.base;
   float* P = dQ + kBlockQ * D;
-  float* dS = P + kBlockQ * BKP;
-  float* bias = dS + kBlockQ * BKP;
+  float* dS = P + kBlockQ * kBlockK;
+  float* bias = dS + kBlockQ * kBlockK;
   for (int64_t w = begin; w < end; ++w) {
-    const int64_t bh = w / nqb, b = bh / p.H, h = bh % p.H, q0 = (w % nqb) * kBlockQ;
+    const int64_t bh = w / nqb, b = bh / p.H, q0 = (w % nqb) * kBlockQ;
     const int64_t rows = imin(kBlockQ, p.Tq - q0);
-    pack_rows<T>(p.q, p.q_stride, b, h, q0, rows, D, p.scale, Qs);
-    pack_rows<T>(p.dout, p.dout_stride, b, h, q0, rows, D, 1.0f, dOs);
+    const float* Qs = query_block(p, bh, w % nqb);
+    const float* dOs = Qs + kBlockQ * D;
     std::memset(dQ, 0, sizeof(float) * size_t(rows * D));
     for (int64_t k0 = 0; k0 < p.Tk; k0 += kBlockK) {
       const int64_t nk = imin(kBlockK, p.Tk - k0), nkp = round_up(nk, kPanel);
+      const KeyBlock kb = key_block(p, bh, k0 / kBlockK);
       key_bias(p, b, k0, nk, nkp, bias);
-      pack_cols<T>(p.k, p.k_stride, b, h, k0, nk, nkp, D, Kt);
-      pack_cols<T>(p.v, p.v_stride, b, h, k0, nk, nkp, D, Vt);
-      pack_rows<T>(p.k, p.k_stride, b, h, k0, nk, D, 1.0f, Ks);
-      std::memset(Ks + nk * D, 0, sizeof(float) * size_t((nkp - nk) * D));
-      scores_and_grads(p, bh, q0, rows, k0, nk, nkp, Qs, dOs, Kt, Vt, bias, P, dS);
-      gemm(rows, D, nkp, dS, nkp, Ks, D, dQ, D, true);
+      scores_and_grads(p, bh, q0, rows, k0, nk, nkp, Qs, dOs, kb.kt, kb.vt, bias, P, dS);
+      gemm(rows, D, nkp, dS, nkp, kb.k, D, dQ, D, true);
     }
     store_rows<T>(dQ, rows, D, p.scale, p.dq, (bh * p.Tq + q0) * D);
   }
@@ -339,6 +366,18 @@ static void backward_dkdv(const FlashProblem& p, int64_t begin, int64_t end) {
     backward_dkdv_t<float>(p, begin, end);
   else
     backward_dkdv_t<uint16_t>(p, begin, end);
+}
+static void pack_keys(const FlashProblem& p, int64_t begin, int64_t end) {
+  if (p.dtype == DType::F32)
+    pack_keys_t<float>(p, begin, end);
+  else
+    pack_keys_t<uint16_t>(p, begin, end);
+}
+static void pack_queries(const FlashProblem& p, int64_t begin, int64_t end) {
+  if (p.dtype == DType::F32)
+    pack_queries_t<float>(p, begin, end);
+  else
+    pack_queries_t<uint16_t>(p, begin, end);
 }
 static void backward_dq(const FlashProblem& p, int64_t begin, int64_t end) {
   if (p.dtype == DType::F32)

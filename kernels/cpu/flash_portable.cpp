@@ -17,8 +17,8 @@ namespace portable {
 }  // namespace portable
 
 const FlashKernels& kernels_portable() {
-  static const FlashKernels k{"portable", portable::forward, portable::backward_dkdv,
-                              portable::backward_dq};
+  static const FlashKernels k{"portable",        portable::pack_keys,     portable::pack_queries,
+                              portable::forward, portable::backward_dkdv, portable::backward_dq};
   return k;
 }
 

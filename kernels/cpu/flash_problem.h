@@ -30,6 +30,10 @@ struct FlashProblem {
   int64_t dout_stride[3]{};
   const float* delta = nullptr;                      // [B, H, Tq] rowsum(dout * out)
   void *dq = nullptr, *dk = nullptr, *dv = nullptr;  // contiguous [B, H, T, D], dtype of q
+  // Workspaces filled by pack_keys (kv_floats() floats) and pack_queries (q_floats()): the
+  // blocks every work item reads, packed once per head instead of once per work item.
+  float* kv_packed = nullptr;
+  float* q_packed = nullptr;
 };
 
 /// Rows per query block and keys per key block (the work-item granularity).
@@ -38,11 +42,24 @@ constexpr int64_t kBlockK = 128;
 
 static inline int64_t query_blocks(const FlashProblem& p) { return (p.Tq + kBlockQ - 1) / kBlockQ; }
 static inline int64_t key_blocks(const FlashProblem& p) { return (p.Tk + kBlockK - 1) / kBlockK; }
+/// Packed key block: K^T and V^T [D][kBlockK], K and V [kBlockK][D] (zero beyond Tk), fp32.
+static inline int64_t kv_block_floats(const FlashProblem& p) { return 4 * p.D * kBlockK; }
+static inline int64_t kv_floats(const FlashProblem& p) {
+  return p.B * p.H * key_blocks(p) * kv_block_floats(p);
+}
+/// Packed query block (backward): Q * scale and dO [kBlockQ][D], fp32.
+static inline int64_t q_block_floats(const FlashProblem& p) { return 2 * p.D * kBlockQ; }
+static inline int64_t q_floats(const FlashProblem& p) {
+  return p.B * p.H * query_blocks(p) * q_block_floats(p);
+}
 
 /// One set of kernels per instruction set. Work items: forward and backward_dq over
 /// B*H*query_blocks, backward_dkdv over B*H*key_blocks; [begin, end) may run on any thread.
+/// pack_keys must have run before forward / backward; pack_queries before backward.
 struct FlashKernels {
   const char* isa;
+  void (*pack_keys)(const FlashProblem&, int64_t begin, int64_t end);     // B*H*key_blocks
+  void (*pack_queries)(const FlashProblem&, int64_t begin, int64_t end);  // B*H*query_blocks
   void (*forward)(const FlashProblem&, int64_t begin, int64_t end);
   void (*backward_dkdv)(const FlashProblem&, int64_t begin, int64_t end);
   void (*backward_dq)(const FlashProblem&, int64_t begin, int64_t end);
