@@ -74,16 +74,27 @@ TEST(WindowPlan, SpansTileTheFrameGridExactly) {
         for (const auto& s : spans) {
           EXPECT_EQ(s.first_frame, next) << window << "/" << hop << "/" << total;
           EXPECT_EQ(s.start % 320, 0);
-          EXPECT_LE(s.end - s.start, std::max<int64_t>(window + 319, total));
+          EXPECT_LE(s.end - s.start, std::max<int64_t>(window + 319, window + window / 8));
           EXPECT_GE(s.first_frame, s.start / 320);  // inside the window's own frames
           EXPECT_LE(s.end_frame, s.start / 320 + enc.num_frames(s.end - s.start));
           next = s.end_frame;
         }
         EXPECT_EQ(next, enc.num_frames(total)) << window << "/" << hop << "/" << total;
         EXPECT_EQ(spans.back().end, total);
+        EXPECT_EQ(spans.front().start, 0);
       }
     }
   }
+}
+
+TEST(WindowPlan, AShortTailJoinsTheLastWindowInsteadOfCostingAPass) {
+  const Encoder enc = tiny_mert();
+  const auto frames = [&](int64_t n) { return enc.num_frames(n); };
+  const int64_t window = 9600, hop = 9600 - 320;  // the default: window, minimal overlap
+  extract_detail::WindowPlanner plan(window, hop, 320, frames);
+  EXPECT_EQ(plan.plan(2 * window).size(), 2u);         // 1 frame short of two hops
+  EXPECT_EQ(plan.plan(2 * window + 1000).size(), 2u);  // tail within an eighth of a window
+  EXPECT_EQ(plan.plan(2 * window + 3000).size(), 3u);
 }
 
 TEST(Extractor, StitchedWindowsEqualTheFullPassForAContextFreeModel) {

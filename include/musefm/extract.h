@@ -12,11 +12,18 @@
 // frame grid). Each output frame comes from exactly one window: where two windows overlap, the
 // frames before the middle of the overlap come from the earlier window and the rest from the
 // later one, so every frame has at least half the overlap as context on each side. The last
-// window ends at the end of the input. The stitched sequence has exactly as many frames as a
-// single pass over the whole input (Encoder::num_frames). Where the model looks at no more
-// than the window (e.g. the conv front-end alone) the stitched result equals the full pass;
-// the transformer layers see only their window, so frames differ from a full pass by an amount
-// that shrinks with the overlap — see benchmarks/RESULTS.md for measured figures.
+// window ends at the end of the input and may be up to an eighth of a window longer, so a short
+// tail does not cost a whole extra pass. The stitched sequence has exactly as many frames as a
+// single pass over the whole input (Encoder::num_frames), and each window's frames are exactly
+// those of a separate pass over that window's audio.
+//
+// Stitched vs one pass. Only a model whose frames depend on no more than the window gives the
+// one-pass result (tested with such a model: MERT's conv stack with per-frame LayerNorm; MusicFM's
+// conv front-end). MERT-v1's first conv layer normalises over the whole window (GroupNorm) and
+// the transformer layers attend over it, so windowed frames differ from a full pass; measured
+// on random full-size weights (benchmarks/RESULTS.md) the median per-frame difference is 3-5 %
+// and overlap mainly removes the larger errors near the seams. Use --window 0 (one pass) where
+// memory allows and exactness matters.
 //
 // Batching. `batch` windows (of one input or of several) run in one forward pass; items are
 // padded and masked so the result equals one-by-one processing (Encoder::forward_batch).

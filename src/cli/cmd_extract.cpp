@@ -96,8 +96,9 @@ class Job {
 
   bool fits_one_window(const std::string& in) const {
     const AudioInfo info = probe_audio(in);
-    return ex_.window_samples() == 0 ||
-           info.duration_s() * ex_.encoder().config().sample_rate < double(ex_.window_samples());
+    // The last window may be an eighth longer than --window (extract.h).
+    return ex_.window_samples() == 0 || info.duration_s() * ex_.encoder().config().sample_rate <=
+                                            double(ex_.window_samples() * 9 / 8);
   }
 
   // A long file, block by block through an ExtractStream.

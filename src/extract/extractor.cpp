@@ -231,7 +231,7 @@ at::Tensor ExtractStream::flush() {
     return head;
   }
   const auto plan = planner(ex);
-  extract_detail::Span span = plan.last(s.accepted, s.keep_from, s.previous_start);
+  extract_detail::Span span = plan.last(s.accepted, s.keep_from, s.previous_start, s.next_start);
   span.start -= s.buffer_start;
   span.end -= s.buffer_start;
   const int64_t shift = s.buffer_start / ex.frame_hop();

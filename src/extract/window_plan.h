@@ -22,10 +22,12 @@ class WindowPlanner {
       : window_(window), hop_(hop), frame_hop_(frame_hop), frames_(std::move(frames)) {}
 
   /// True when a window starting at `start` is not the last of an input with at least
-  /// `available` samples so far (there is input beyond its end).
+  /// `available` samples so far. The last window may run up to an eighth of a window past its
+  /// length, so a short tail never costs a whole extra pass.
   bool full_window_ready(int64_t start, int64_t available) const {
-    return window_ > 0 && available > start + window_;
+    return window_ > 0 && available > start + window_ + slack();
   }
+  int64_t slack() const { return window_ / 8; }
 
   /// A full (non-last) window at `start` whose frames before `keep_from` came from earlier
   /// windows: it contributes up to the middle of its overlap with the next window.
@@ -36,13 +38,14 @@ class WindowPlanner {
     return {start, start + window_, keep_from, middle};
   }
 
-  /// The last window of an input of `total` samples: it ends at the end of the input and is a
-  /// full window long where the input allows (start aligned down to the frame grid, never
-  /// before `earliest`, the start of the previous window).
-  Span last(int64_t total, int64_t keep_from, int64_t earliest) const {
+  /// The last window of an input of `total` samples, where the next regular window would start
+  /// at `next`: it ends at the end of the input and is a full window long where the input
+  /// allows (start aligned down to the frame grid, never before `earliest`, the start of the
+  /// previous window, nor after `next`, so no frame is left out).
+  Span last(int64_t total, int64_t keep_from, int64_t earliest, int64_t next) const {
     int64_t start = 0;
     if (window_ > 0 && total > window_)
-      start = std::max(earliest, (total - window_) / frame_hop_ * frame_hop_);
+      start = std::min(next, std::max(earliest, (total - window_) / frame_hop_ * frame_hop_));
     return {start, total, keep_from, start / frame_hop_ + frames_(total - start)};
   }
 
@@ -56,7 +59,7 @@ class WindowPlanner {
       earliest = start;
       start += hop_;
     }
-    spans.push_back(last(total, keep_from, earliest));
+    spans.push_back(last(total, keep_from, earliest, start));
     return spans;
   }
 
