@@ -2,7 +2,7 @@
 # The main job on a built-in default: set up, build the CLI, render two real sampled
 # instruments with FluidSynth, then decode them and a real recording and write every
 # front-end feature (MusicFM mel, HuBERT MFCC, MERT CQT, chroma) to demo_out/, then extract
-# embeddings with a tiny random-weight MERT-architecture model.
+# embeddings with tiny random-weight MERT- and MusicFM-architecture models.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -15,9 +15,12 @@ tests/render_midi.sh "$out/audio" >/dev/null
 "$build/src/cli/musefm" demo tests/fixtures/real_music.ogg "$out/audio/piano_a4.wav" \
   "$out/audio/cmajor_chord.wav" --out-dir "$out"
 echo
-echo "Embeddings with a tiny MERT-architecture model (random weights: the parity fixture of the"
-echo "test suite, NOT a trained model — it shows the pipeline, not musical knowledge):"
-"$build/src/cli/musefm" extract tests/fixtures/real_music.ogg "$out/audio/piano_a4.wav" \
-  "$out/audio/cmajor_chord.wav" --model tests/fixtures/encoders/mert_tiny_postln \
-  --out-dir "$out/embeddings" --overwrite
+echo "Embeddings with tiny MERT- and MusicFM-architecture models (random weights: the parity"
+echo "fixtures of the test suite, NOT trained models — they show the pipeline, not musical"
+echo "knowledge). Long inputs stream through 30 s windows; --pool none keeps every frame:"
+for model in mert_tiny_postln musicfm_tiny; do
+  "$build/src/cli/musefm" extract tests/fixtures/real_music.ogg "$out/audio/piano_a4.wav" \
+    "$out/audio/cmajor_chord.wav" --model "tests/fixtures/encoders/$model" \
+    --out-dir "$out/embeddings/$model" --overwrite
+done
 echo "(per file: [layers, dims] mean-pooled hidden states + JSON sidecar in $out/embeddings/)"
