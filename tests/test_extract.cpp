@@ -92,8 +92,8 @@ TEST(WindowPlan, AShortTailJoinsTheLastWindowInsteadOfCostingAPass) {
   const auto frames = [&](int64_t n) { return enc.num_frames(n); };
   const int64_t window = 9600, hop = 9600 - 320;  // the default: window, minimal overlap
   extract_detail::WindowPlanner plan(window, hop, 320, frames);
-  EXPECT_EQ(plan.plan(2 * window).size(), 2u);         // 1 frame short of two hops
-  EXPECT_EQ(plan.plan(2 * window + 400).size(), 2u);   // tail within an eighth of a window
+  EXPECT_EQ(plan.plan(2 * window).size(), 2u);        // 1 frame short of two hops
+  EXPECT_EQ(plan.plan(2 * window + 400).size(), 2u);  // tail within an eighth of a window
   EXPECT_EQ(plan.plan(2 * window + 3000).size(), 3u);
 }
 
@@ -213,6 +213,24 @@ TEST(Extractor, LayerSelectionAndWeighting) {
   EXPECT_THROW(Extractor(enc, c), Error);
   c.layers = "1,x";
   EXPECT_THROW(Extractor(enc, c), Error);
+}
+
+TEST(Encoder, StopsAfterTheRequestedHiddenStates) {
+  for (const char* name : {"mert_tiny_postln", "mert_tiny_preln", "musicfm_tiny"}) {
+    const Encoder enc = Encoder::load(model_dir(name));
+    const at::Tensor wav = one_second().narrow(0, 0, 12000);
+    const auto all = enc.forward(wav);
+    for (int n = 1; n <= int(all.size()); ++n) {
+      const auto some = enc.forward(wav, n);
+      ASSERT_EQ(int(some.size()), n) << name;
+      for (int i = 0; i < n; ++i)
+        EXPECT_TRUE(some[size_t(i)].equal(all[size_t(i)])) << name << " " << i;
+    }
+    ExtractConfig c = frames_cfg(0, 0);
+    c.layers = "1";
+    EXPECT_EQ(Extractor(enc, c).states_needed(), 2) << name;
+    EXPECT_TRUE(Extractor(enc, c).extract(wav)[0].equal(all[1][0])) << name;
+  }
 }
 
 TEST(ExtractConfig, ValidatesAndRoundTrips) {

@@ -42,14 +42,16 @@ class Encoder {
   /// Hidden states for a [B, L] (or [L]) float waveform at config().sample_rate, unpadded:
   /// num_hidden_layers + 1 tensors of [B, T, hidden_size] (index 0 = transformer input as HF
   /// defines it, last = final layer).
-  std::vector<at::Tensor> forward(const at::Tensor& waveform) const;
+  /// `num_states` > 0 returns only the first that many states and skips the layers above them
+  /// (e.g. 8 for MusicFM's recommended layer 7).
+  std::vector<at::Tensor> forward(const at::Tensor& waveform, int num_states = 0) const;
   /// Hidden states of waveforms of different lengths ([L_i] each) in one padded pass:
   /// result[i][s] is [T_i, hidden_size] and equals forward(waveforms[i])[s][0] up to float
   /// rounding — padding never leaks in (MERT's layer-0 GroupNorm counts each item's own frames,
   /// padded frames are zeroed before every convolution that could read them and masked out of
   /// attention; MusicFM's mel is computed per item).
-  std::vector<std::vector<at::Tensor>> forward_batch(
-      const std::vector<at::Tensor>& waveforms) const;
+  std::vector<std::vector<at::Tensor>> forward_batch(const std::vector<at::Tensor>& waveforms,
+                                                     int num_states = 0) const;
   /// Output of the convolutional front-end: MERT [B, T, conv_dim.back()]; MusicFM the
   /// subsampled, projected mel [B, T, hidden_size].
   at::Tensor extract_features(const at::Tensor& waveform) const;

@@ -73,6 +73,8 @@ class Extractor {
   /// Window length and hop in samples at the model rate (window 0 = unbounded).
   int64_t window_samples() const { return window_; }
   int64_t hop_samples() const { return hop_; }
+  /// Hidden states the encoder must compute: up to the highest chosen layer.
+  int states_needed() const;
   /// Samples per output frame (MERT-v1 320, MusicFM 960).
   int64_t frame_hop() const { return frame_hop_; }
 

@@ -2,6 +2,7 @@
 // stitched on the global frame grid (semantics in include/musefm/extract.h).
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -57,7 +58,7 @@ std::vector<at::Tensor> encode_spans(const Extractor& ex, const std::vector<at::
     std::vector<at::Tensor> windows;
     for (size_t i = first; i < first + n; ++i)
       windows.push_back(inputs[owner[i]].narrow(0, spans[i].start, spans[i].end - spans[i].start));
-    const auto states = ex.encoder().forward_batch(windows);
+    const auto states = ex.encoder().forward_batch(windows, ex.states_needed());
     for (size_t i = first; i < first + n; ++i) {
       const auto& s = spans[i];
       const int64_t local = s.first_frame - s.start / ex.frame_hop();
@@ -93,6 +94,10 @@ Extractor::Extractor(Encoder encoder, ExtractConfig config)
     hop_ = std::llround(hop_s * c.sample_rate) / frame_hop_ * frame_hop_;
     hop_ = std::clamp(hop_, frame_hop_, window_frames * frame_hop_);
   }
+}
+
+int Extractor::states_needed() const {
+  return int(*std::max_element(layers_.begin(), layers_.end())) + 1;
 }
 
 int64_t Extractor::num_outputs() const { return weights_.defined() ? 1 : int64_t(layers_.size()); }

@@ -56,11 +56,13 @@ Encoder Encoder::from_weights(const EncoderConfig& config,
   if (impl->musicfm()) {
     impl->weights =
         model_detail::checked_weights(w, model_detail::musicfm_weight_spec(config), dev, source);
+    model_detail::musicfm_fuse_projections(config, impl->weights);
     impl->mel.emplace(musicfm_mel_config(config));
   } else {
     model_detail::fold_weight_norm(w, "encoder.pos_conv_embed.conv", /*dim=*/2, source);
     impl->weights =
         model_detail::checked_weights(w, model_detail::mert_weight_spec(config), dev, source);
+    model_detail::mert_fuse_projections(config, impl->weights);
     if (config.hybrid_features != "none") impl->hybrid.emplace(config);
   }
   Encoder e;
@@ -112,21 +114,21 @@ at::Tensor Encoder::extract_features(const at::Tensor& waveform) const {
   return model_detail::mert_extract_features(impl_->config, impl_->weights, x);
 }
 
-std::vector<at::Tensor> Encoder::forward(const at::Tensor& waveform) const {
+std::vector<at::Tensor> Encoder::forward(const at::Tensor& waveform, int num_states) const {
   c10::InferenceMode inference;
   const at::Tensor x = prepared(*impl_, waveform, min_samples(impl_->config));
   if (impl_->musicfm()) {
     const at::Tensor sub =
         model_detail::musicfm_subsample(impl_->config, impl_->weights, impl_->normalised_mel(x));
-    return model_detail::musicfm_conformer(impl_->config, impl_->weights, sub);
+    return model_detail::musicfm_conformer(impl_->config, impl_->weights, sub, {}, num_states);
   }
   model_detail::HybridInputs extra;
   if (impl_->hybrid) extra = (*impl_->hybrid)(x, num_frames(x.size(1)));
-  return model_detail::mert_forward(impl_->config, impl_->weights, x, {}, extra);
+  return model_detail::mert_forward(impl_->config, impl_->weights, x, {}, extra, num_states);
 }
 
 std::vector<std::vector<at::Tensor>> Encoder::forward_batch(
-    const std::vector<at::Tensor>& waveforms) const {
+    const std::vector<at::Tensor>& waveforms, int num_states) const {
   c10::InferenceMode inference;
   const EncoderConfig& c = impl_->config;
   MUSEFM_CHECK(!waveforms.empty(), "Encoder::forward_batch: no waveforms");
@@ -156,7 +158,7 @@ std::vector<std::vector<at::Tensor>> Encoder::forward_batch(
     for (int64_t b = 0; b < B; ++b)
       mel[b].narrow(1, 0, mel_frames[size_t(b)]).copy_(mels[size_t(b)]);
     const at::Tensor sub = model_detail::musicfm_subsample(c, impl_->weights, mel, mel_frames);
-    states = model_detail::musicfm_conformer(c, impl_->weights, sub, frames);
+    states = model_detail::musicfm_conformer(c, impl_->weights, sub, frames, num_states);
   } else {
     at::Tensor x = at::zeros({B, longest}, opts);
     for (int64_t b = 0; b < B; ++b)
@@ -176,7 +178,7 @@ std::vector<std::vector<at::Tensor>> Encoder::forward_batch(
         pad(extra.mel, one.mel, b);
       }
     }
-    states = model_detail::mert_forward(c, impl_->weights, x, lengths, extra);
+    states = model_detail::mert_forward(c, impl_->weights, x, lengths, extra, num_states);
   }
   std::vector<std::vector<at::Tensor>> out(static_cast<size_t>(B));
   for (int64_t b = 0; b < B; ++b)

@@ -19,9 +19,9 @@ at::Tensor attention(const EncoderConfig& c, const Weights& w, const std::string
   const int64_t B = h.size(0), T = h.size(1), heads = c.num_attention_heads,
                 d = c.hidden_size / heads;
   auto split = [&](const at::Tensor& x) { return x.view({B, T, heads, d}).transpose(1, 2); };
-  const at::Tensor q = split(linear(h, w, p + ".q_proj"));
-  const at::Tensor k = split(linear(h, w, p + ".k_proj"));
-  const at::Tensor v = split(linear(h, w, p + ".v_proj"));
+  // One GEMM for q, k and v (weights concatenated on load, fuse_projections()).
+  const auto qkv = linear(h, w, p + ".qkv_proj").chunk(3, -1);
+  const at::Tensor q = split(qkv[0]), k = split(qkv[1]), v = split(qkv[2]);
   const at::Tensor o = attend(q, k, v, c.attention, key_mask);
   return linear(o.transpose(1, 2).reshape({B, T, c.hidden_size}), w, p + ".out_proj");
 }
@@ -89,9 +89,21 @@ at::Tensor mert_extract_features(const EncoderConfig& c, const Weights& w, const
   return h.transpose(1, 2);
 }
 
+void mert_fuse_projections(const EncoderConfig& c, Weights& w) {
+  for (int n = 0; n < c.num_hidden_layers; ++n) {
+    const std::string p = "encoder.layers." + std::to_string(n) + ".attention.";
+    for (const char* t : {".weight", ".bias"})
+      w[p + "qkv_proj" + t] =
+          at::cat({w.at(p + "q_proj" + t), w.at(p + "k_proj" + t), w.at(p + "v_proj" + t)})
+              .contiguous();
+  }
+}
+
 std::vector<at::Tensor> mert_forward(const EncoderConfig& c, const Weights& w, const at::Tensor& x,
                                      const std::vector<int64_t>& lengths,
-                                     const HybridInputs& hybrid) {
+                                     const HybridInputs& hybrid, int num_states) {
+  const size_t wanted =
+      size_t(num_states > 0 ? std::min(num_states, c.num_hidden_states()) : c.num_hidden_states());
   const at::Tensor feats = fuse_hybrid(c, w, mert_extract_features(c, w, x, lengths), hybrid);
   std::vector<int64_t> frames;
   for (int64_t n : lengths) frames.push_back(mert_num_frames(c, n));
@@ -106,7 +118,7 @@ std::vector<at::Tensor> mert_forward(const EncoderConfig& c, const Weights& w, c
   if (!c.do_stable_layer_norm) {  // HubertEncoder (post-LN)
     h = layer_norm(h, w, "encoder.layer_norm", eps);
     states.push_back(h);
-    for (int n = 0; n < c.num_hidden_layers; ++n) {
+    for (int n = 0; n < c.num_hidden_layers && states.size() < wanted; ++n) {
       const std::string p = "encoder.layers." + std::to_string(n);
       h = layer_norm(h + attention(c, w, p + ".attention", h, mask), w, p + ".layer_norm", eps);
       h = layer_norm(h + feed_forward(w, p + ".feed_forward", h), w, p + ".final_layer_norm", eps);
@@ -116,6 +128,7 @@ std::vector<at::Tensor> mert_forward(const EncoderConfig& c, const Weights& w, c
     for (int n = 0; n < c.num_hidden_layers; ++n) {
       const std::string p = "encoder.layers." + std::to_string(n);
       states.push_back(h);
+      if (states.size() == wanted) return states;
       h = h + attention(c, w, p + ".attention", layer_norm(h, w, p + ".layer_norm", eps), mask);
       h = h + feed_forward(w, p + ".feed_forward", layer_norm(h, w, p + ".final_layer_norm", eps));
     }

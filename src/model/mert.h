@@ -17,9 +17,12 @@ at::Tensor mert_extract_features(const EncoderConfig& c, const Weights& w, const
 /// All hidden states (num_hidden_layers + 1 of [B, T, H]) for a [B, L] waveform; `lengths` as
 /// above (padded frames are zeroed before the positional conv and masked out of attention).
 /// `hybrid`: the hybrid front-end's features at the conv frames (config.hybrid_features).
+/// `num_states` > 0 stops after that many hidden states (the layers above are not computed).
 std::vector<at::Tensor> mert_forward(const EncoderConfig& c, const Weights& w, const at::Tensor& x,
                                      const std::vector<int64_t>& lengths = {},
-                                     const HybridInputs& hybrid = {});
+                                     const HybridInputs& hybrid = {}, int num_states = 0);
+/// Adds the concatenated q/k/v projections (`...attention.qkv_proj.*`) the forward pass uses.
+void mert_fuse_projections(const EncoderConfig& c, Weights& w);
 /// Frames for `n` samples: the conv stack's valid-convolution length.
 int64_t mert_num_frames(const EncoderConfig& c, int64_t n);
 

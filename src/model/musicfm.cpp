@@ -71,8 +71,8 @@ at::Tensor self_attention(const EncoderConfig& c, const Weights& w, const std::s
   const at::Tensor qk_in =
       apply_rotary(h.view({B, T, heads, d}), cos, sin).reshape({B, T, c.hidden_size});
   auto split = [&](const at::Tensor& x) { return x.view({B, T, heads, d}).transpose(1, 2); };
-  const at::Tensor q = split(linear(qk_in, w, p + ".linear_q"));
-  const at::Tensor k = split(linear(qk_in, w, p + ".linear_k"));
+  const auto qk = linear(qk_in, w, p + ".linear_qk").chunk(2, -1);  // one GEMM for q and k
+  const at::Tensor q = split(qk[0]), k = split(qk[1]);
   const at::Tensor v = split(linear(h, w, p + ".linear_v"));
   const at::Tensor o = attend(q, k, v, c.attention, mask);
   return linear(o.transpose(1, 2).reshape({B, T, c.hidden_size}), w, p + ".linear_out");
@@ -186,8 +186,20 @@ at::Tensor musicfm_subsample(const EncoderConfig& c, const Weights& w, const at:
   return linear(x, w, "conv.linear");
 }
 
+void musicfm_fuse_projections(const EncoderConfig& c, Weights& w) {
+  for (int n = 0; n < c.num_hidden_layers; ++n) {
+    const std::string p = "conformer.layers." + std::to_string(n) + ".self_attn.";
+    for (const char* t : {".weight", ".bias"})
+      w[p + "linear_qk" + t] =
+          at::cat({w.at(p + "linear_q" + t), w.at(p + "linear_k" + t)}).contiguous();
+  }
+}
+
 std::vector<at::Tensor> musicfm_conformer(const EncoderConfig& c, const Weights& w,
-                                          const at::Tensor& x, const std::vector<int64_t>& frames) {
+                                          const at::Tensor& x, const std::vector<int64_t>& frames,
+                                          int num_states) {
+  const size_t wanted =
+      size_t(num_states > 0 ? std::min(num_states, c.num_hidden_states()) : c.num_hidden_states());
   const int64_t d = c.hidden_size / c.num_attention_heads;
   at::Tensor inv_freq;
   if (auto it = w.find("conformer.embed_positions.inv_freq"); it != w.end()) {
@@ -204,6 +216,7 @@ std::vector<at::Tensor> musicfm_conformer(const EncoderConfig& c, const Weights&
   for (int n = 0; n < c.num_hidden_layers; ++n) {
     const std::string p = "conformer.layers." + std::to_string(n);
     states.push_back(h);
+    if (states.size() == wanted) return states;
     h = h + 0.5 * feed_forward(w, p + ".ffn1", layer_norm(h, w, p + ".ffn1_layer_norm", eps));
     h = h + self_attention(c, w, p + ".self_attn",
                            layer_norm(h, w, p + ".self_attn_layer_norm", eps), cos, sin, mask);
