@@ -14,6 +14,7 @@
 
 #include "musefm/encoder.h"
 #include "musefm/npy.h"
+#include "musefm/runtime.h"
 #include "musefm/safetensors.h"
 
 int main(int argc, char** argv) {
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: bench_encoder MODEL_DIR INPUT.npy OUT.npy [REPEATS]\n");
     return 2;
   }
+  musefm::keep_freed_memory_for_reuse();  // as the musefm CLI does
   try {
     musefm::Encoder enc = musefm::Encoder::load(argv[1]);
     if (argc > 5) {

@@ -116,6 +116,34 @@ TEST_P(MertParity, PaddedBatchEqualsOneByOne) {
   EXPECT_GT(test::max_rel_error(naive, batched[1].back()), 1e-3);
 }
 
+// The conv stack runs in chunks of output frames with GroupNorm statistics gathered first; over
+// several chunks it must equal the plain whole-clip computation (conv1d + group_norm + GELU).
+TEST_P(MertParity, ChunkedConvStackEqualsTheWholeClipComputation) {
+  const EncoderConfig c = EncoderConfig::load(model_dir(GetParam()) + "/config.json");
+  const auto w = read_weights(model_dir(GetParam()) + "/model.safetensors");
+  const Encoder enc = Encoder::from_weights(c, w);
+  at::manual_seed(3);
+  const at::Tensor input = test::load_npy(model_dir(GetParam()) + "/input.npy");
+  const at::Tensor f = input.flatten();
+  const at::Tensor x =
+      at::cat({f, f.flip(0), f, f.flip(0), f, f.flip(0), f, f.flip(0), 0.1 * at::randn({7777})})
+          .unsqueeze(0);  // ~5.7 s: three chunks of output frames
+  at::Tensor h = x.unsqueeze(1);
+  for (size_t i = 0; i < c.conv_dim.size(); ++i) {
+    const std::string p = "feature_extractor.conv_layers." + std::to_string(i);
+    h = at::conv1d(h, w.at(p + ".conv.weight"), {}, c.conv_stride[i]);
+    if (i == 0)
+      h = at::group_norm(h, c.conv_dim[0], w.at(p + ".layer_norm.weight"),
+                         w.at(p + ".layer_norm.bias"), 1e-5);
+    h = at::gelu(h);
+  }
+  const at::Tensor expect = h.transpose(1, 2);
+  ASSERT_GT(expect.size(1), 400);
+  const at::Tensor got = enc.extract_features(x);
+  ASSERT_EQ(got.sizes(), expect.sizes());
+  EXPECT_LE(test::max_rel_error(got, expect), 1e-5);
+}
+
 INSTANTIATE_TEST_SUITE_P(Tiny, MertParity,
                          ::testing::Values("mert_tiny_postln", "mert_tiny_preln"));
 

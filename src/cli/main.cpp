@@ -4,12 +4,14 @@
 
 #include "cli/commands.h"
 #include "musefm/error.h"
+#include "musefm/runtime.h"
 
 int main(int argc, char** argv) {
+  musefm::keep_freed_memory_for_reuse();  // windows reuse their activations (runtime.h)
   CLI::App app{
       "musefm — self-supervised music representations (MERT / MusicFM) in C++.\n"
       "Decode audio, compute the models' exact front-end features, extract embeddings with\n"
-      "MERT-family models; teacher labels, pretraining and probes come in later releases.",
+      "MERT-v1 and MusicFM models; teacher labels, pretraining and probes come later.",
       "musefm"};
   app.set_version_flag("--version", std::string("musefm ") + MUSEFM_VERSION);
   app.require_subcommand(1);

@@ -4,6 +4,8 @@
 //   GELU) -> post-LN (95M) or pre-LN (330M) transformer layers.
 #include "model/mert.h"
 
+#include <tuple>
+
 #include "model/ops.h"
 
 #include "musefm/error.h"
@@ -24,18 +26,6 @@ at::Tensor attention(const EncoderConfig& c, const Weights& w, const std::string
   const at::Tensor q = split(qkv[0]), k = split(qkv[1]), v = split(qkv[2]);
   const at::Tensor o = attend(q, k, v, c.attention, key_mask);
   return linear(o.transpose(1, 2).reshape({B, T, c.hidden_size}), w, p + ".out_proj");
-}
-
-// GroupNorm with one group per channel over the real frames of each item only (mask [B, T]),
-// so a padded item is normalised exactly as it would be alone.
-at::Tensor masked_group_norm(const at::Tensor& h, const at::Tensor& mask, const at::Tensor& weight,
-                             const at::Tensor& bias, double eps) {
-  if (!mask.defined()) return at::group_norm(h, h.size(1), weight, bias, eps);
-  const at::Tensor m = mask.unsqueeze(1).to(h.scalar_type());  // [B, 1, T]
-  const at::Tensor count = m.sum(2, /*keepdim=*/true);
-  const at::Tensor mean = (h * m).sum(2, true) / count;
-  const at::Tensor var = ((h - mean).pow(2) * m).sum(2, true) / count;
-  return (h - mean) * at::rsqrt(var + eps) * weight.view({1, -1, 1}) + bias.view({1, -1, 1});
 }
 
 // Frames of each item after conv layer i (valid convolution).
@@ -66,27 +56,79 @@ int64_t mert_num_frames(const EncoderConfig& c, int64_t n) {
   return n;
 }
 
+namespace {
+// Layer-0 GroupNorm statistics (one group per channel) over each item's real frames, computed
+// slice by slice in float64: mean and 1 / sqrt(var + eps), [B, C, 1] each.
+std::pair<at::Tensor, at::Tensor> group_norm_stats(const EncoderConfig& c, const Weights& w,
+                                                   const at::Tensor& x,
+                                                   const std::vector<int64_t>& frames0) {
+  const int64_t k0 = c.conv_kernel[0], s0 = c.conv_stride[0], B = x.size(0);
+  const int64_t T0 = x.size(1) < k0 ? 0 : (x.size(1) - k0) / s0 + 1, slice = 16384;
+  const std::string p = "feature_extractor.conv_layers.0";
+  const at::Tensor bias = c.conv_bias ? W(w, p + ".conv.bias") : at::Tensor();
+  const auto dopts = x.options().dtype(at::kDouble);
+  at::Tensor sum = at::zeros({B, c.conv_dim[0]}, dopts), sq = at::zeros({B, c.conv_dim[0]}, dopts);
+  const at::Tensor count = at::tensor(frames0, at::kLong).to(x.device()).to(at::kDouble);
+  for (int64_t f0 = 0; f0 < T0; f0 += slice) {
+    const int64_t f1 = std::min(T0, f0 + slice);
+    const at::Tensor y = at::conv1d(x.narrow(1, f0 * s0, (f1 - 1 - f0) * s0 + k0).unsqueeze(1),
+                                    W(w, p + ".conv.weight"), bias, s0)
+                             .to(at::kDouble);
+    const at::Tensor real =
+        (at::arange(f0, f1, dopts.dtype(at::kLong)).unsqueeze(0) < count.unsqueeze(1))
+            .to(at::kDouble)
+            .unsqueeze(1);  // [B, 1, F]
+    sum += (y * real).sum(2);
+    sq += (y * y * real).sum(2);
+  }
+  const at::Tensor mean = sum / count.unsqueeze(1);
+  const at::Tensor var = (sq / count.unsqueeze(1) - mean * mean).clamp_min(0);
+  return {mean.to(at::kFloat).unsqueeze(2), at::rsqrt(var + 1e-5).to(at::kFloat).unsqueeze(2)};
+}
+
+// Output frames per chunk of the conv stack (~2.6 s at 75 Hz): every activation of a chunk
+// stays small (layer 0: ~25 MB at 512 channels) and is reused from the heap, instead of
+// whole-window tensors of hundreds of MB that are mapped and faulted in on every window.
+constexpr int64_t kConvChunkFrames = 192;
+}  // namespace
+
 at::Tensor mert_extract_features(const EncoderConfig& c, const Weights& w, const at::Tensor& x,
                                  const std::vector<int64_t>& lengths) {
-  std::vector<int64_t> n =
+  const std::vector<int64_t> n =
       lengths.empty() ? std::vector<int64_t>(size_t(x.size(0)), x.size(1)) : lengths;
-  at::Tensor h = x.unsqueeze(1);
-  for (size_t i = 0; i < c.conv_dim.size(); ++i) {
-    const std::string p = "feature_extractor.conv_layers." + std::to_string(i);
-    const at::Tensor bias = c.conv_bias ? W(w, p + ".conv.bias") : at::Tensor();
-    h = at::conv1d(h, W(w, p + ".conv.weight"), bias, c.conv_stride[i]);
-    n = conv_frames(c, i, n);
-    if (c.feat_extract_norm == "group" && i == 0) {
-      // GroupNorm(num_groups = channels): each channel normalised over the whole clip. Only
-      // this layer needs the mask: later valid convolutions never read past an item's end.
-      h = masked_group_norm(h, frame_mask(n, h.size(2), h.device()), W(w, p + ".layer_norm.weight"),
-                            W(w, p + ".layer_norm.bias"), 1e-5);
-    } else if (c.feat_extract_norm == "layer") {
-      h = layer_norm(h.transpose(1, 2), w, p + ".layer_norm", 1e-5).transpose(1, 2);
+  int64_t hop = 1, field = 1;
+  for (size_t i = c.conv_kernel.size(); i-- > 0;)
+    field = (field - 1) * c.conv_stride[i] + c.conv_kernel[i];
+  for (int s : c.conv_stride) hop *= s;
+  const int64_t T = mert_num_frames(c, x.size(1));
+  // GroupNorm(num_groups = channels) on layer 0 normalises each channel over the whole clip
+  // (only over each item's own frames when padded); later valid convolutions never read past
+  // an item's end, so the stack can then run chunk by chunk on the shared frame grid.
+  at::Tensor mean, inv_std;
+  if (c.feat_extract_norm == "group")
+    std::tie(mean, inv_std) = group_norm_stats(c, w, x, conv_frames(c, 0, n));
+  std::vector<at::Tensor> chunks;
+  for (int64_t a = 0; a < T; a += kConvChunkFrames) {
+    const int64_t b = std::min(T, a + kConvChunkFrames);
+    at::Tensor h = x.narrow(1, a * hop, (b - 1 - a) * hop + field).unsqueeze(1);
+    for (size_t i = 0; i < c.conv_dim.size(); ++i) {
+      const std::string p = "feature_extractor.conv_layers." + std::to_string(i);
+      const at::Tensor bias = c.conv_bias ? W(w, p + ".conv.bias") : at::Tensor();
+      h = at::conv1d(h, W(w, p + ".conv.weight"), bias, c.conv_stride[i]);
+      if (c.feat_extract_norm == "group" && i == 0) {
+        h = at::addcmul(W(w, p + ".layer_norm.bias").view({1, -1, 1}), (h - mean) * inv_std,
+                        W(w, p + ".layer_norm.weight").view({1, -1, 1}));
+      } else if (c.feat_extract_norm == "layer") {
+        h = layer_norm(h.transpose(1, 2), w, p + ".layer_norm", 1e-5).transpose(1, 2);
+      }
+      h = at::gelu(h);
     }
-    h = at::gelu(h);
+    MUSEFM_CHECK(h.size(2) == b - a, "MERT conv stack: chunk of ", b - a, " frames gave ",
+                 h.size(2));
+    chunks.push_back(h);
   }
-  return h.transpose(1, 2);
+  MUSEFM_CHECK(!chunks.empty(), "MERT conv stack: input of ", x.size(1), " samples gives no frame");
+  return at::cat(chunks, 2).transpose(1, 2);
 }
 
 void mert_fuse_projections(const EncoderConfig& c, Weights& w) {
