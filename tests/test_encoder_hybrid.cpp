@@ -11,13 +11,6 @@ namespace {
 
 const std::string kDir = test::fixture("encoders/mert_tiny_postln");
 
-std::map<std::string, at::Tensor> base_weights() {
-  const auto f = SafeTensorsFile::open(kDir + "/model.safetensors");
-  std::map<std::string, at::Tensor> w;
-  for (const auto& t : f.tensors()) w[t.name] = f.get(t.name).clone();
-  return w;
-}
-
 EncoderConfig hybrid_config(const std::string& features, const std::string& fusion) {
   EncoderConfig c = EncoderConfig::load(kDir + "/config.json");
   c.hybrid_features = features;
@@ -29,7 +22,7 @@ EncoderConfig hybrid_config(const std::string& features, const std::string& fusi
 // Base weights + random hybrid weights; with `neutral`, the extra path contributes nothing
 // (zero projections for "add", zero projection columns for "concat").
 std::map<std::string, at::Tensor> hybrid_weights(const EncoderConfig& c, bool neutral) {
-  auto w = base_weights();
+  auto w = test::model_weights("mert_tiny_postln");
   at::manual_seed(11);
   const int64_t C = c.conv_dim.back(), H = c.hidden_size;
   int64_t extra = 0;
@@ -80,7 +73,7 @@ TEST(HybridFrontEnd, ConcatWidensTheProjectionAndZeroColumnsAreNeutral) {
   w.erase("feature_projection.layer_norm.bias");
   EncoderConfig p = EncoderConfig::load(kDir + "/config.json");
   p.feat_proj_layer_norm = false;
-  auto pw = base_weights();
+  auto pw = test::model_weights("mert_tiny_postln");
   pw.erase("feature_projection.layer_norm.weight");
   pw.erase("feature_projection.layer_norm.bias");
   const auto plain = Encoder::from_weights(p, pw).forward(input());

@@ -11,13 +11,6 @@ namespace {
 
 std::string model_dir(const std::string& name) { return test::fixture("encoders/" + name); }
 
-std::map<std::string, at::Tensor> read_weights(const std::string& path) {
-  const auto f = SafeTensorsFile::open(path);
-  std::map<std::string, at::Tensor> w;
-  for (const auto& t : f.tensors()) w[t.name] = f.get(t.name).clone();
-  return w;
-}
-
 std::string load_error(const std::map<std::string, at::Tensor>& w) {
   try {
     Encoder::from_weights(EncoderConfig::load(model_dir("mert_tiny_postln") + "/config.json"), w,
@@ -63,7 +56,7 @@ TEST_P(MertParity, LegacyWeightNormNamesLoadTheSameModel) {
   const EncoderConfig c = EncoderConfig::load(model_dir(GetParam()) + "/config.json");
   const Encoder a = Encoder::load(model_dir(GetParam()));
   // Older transformers / torch.nn.utils.weight_norm name the two halves weight_g / weight_v.
-  auto w = read_weights(model_dir(GetParam()) + "/model.safetensors");
+  auto w = test::model_weights(GetParam());
   const std::string p = "encoder.pos_conv_embed.conv.";
   ASSERT_TRUE(w.count(p + "parametrizations.weight.original0"));
   w[p + "weight_g"] = w.at(p + "parametrizations.weight.original0");
@@ -77,7 +70,7 @@ TEST_P(MertParity, LegacyWeightNormNamesLoadTheSameModel) {
 
 TEST_P(MertParity, SdpaAndNaiveAttentionAgreeAndBatchingIsExact) {
   EncoderConfig c = EncoderConfig::load(model_dir(GetParam()) + "/config.json");
-  const auto w = read_weights(model_dir(GetParam()) + "/model.safetensors");
+  const auto w = test::model_weights(GetParam());
   c.attention = "sdpa";
   const Encoder sdpa = Encoder::from_weights(c, w);
   c.attention = "naive";
@@ -120,7 +113,7 @@ TEST_P(MertParity, PaddedBatchEqualsOneByOne) {
 // several chunks it must equal the plain whole-clip computation (conv1d + group_norm + GELU).
 TEST_P(MertParity, ChunkedConvStackEqualsTheWholeClipComputation) {
   const EncoderConfig c = EncoderConfig::load(model_dir(GetParam()) + "/config.json");
-  const auto w = read_weights(model_dir(GetParam()) + "/model.safetensors");
+  const auto w = test::model_weights(GetParam());
   const Encoder enc = Encoder::from_weights(c, w);
   at::manual_seed(3);
   const at::Tensor input = test::load_npy(model_dir(GetParam()) + "/input.npy");
@@ -148,7 +141,7 @@ INSTANTIATE_TEST_SUITE_P(Tiny, MertParity,
                          ::testing::Values("mert_tiny_postln", "mert_tiny_preln"));
 
 TEST(EncoderLoading, ReportsMissingUnexpectedAndMisshapedTensorsByName) {
-  auto w = read_weights(model_dir("mert_tiny_postln") + "/model.safetensors");
+  auto w = test::model_weights("mert_tiny_postln");
   EXPECT_EQ(load_error(w), "");
   auto missing = w;
   missing.erase("encoder.layers.1.attention.k_proj.bias");

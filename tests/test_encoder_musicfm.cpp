@@ -13,13 +13,6 @@ namespace {
 
 std::string dir() { return test::fixture("encoders/musicfm_tiny"); }
 
-std::map<std::string, at::Tensor> read_weights() {
-  const auto f = SafeTensorsFile::open(dir() + "/model.safetensors");
-  std::map<std::string, at::Tensor> w;
-  for (const auto& t : f.tensors()) w[t.name] = f.get(t.name).clone();
-  return w;
-}
-
 std::string load_error(const std::map<std::string, at::Tensor>& w) {
   try {
     Encoder::from_weights(EncoderConfig::load(dir() + "/config.json"), w, "cpu",
@@ -45,7 +38,7 @@ TEST(MusicFmParity, SubsamplingAndEveryHiddenStateMatch) {
   for (const char* attention : {"sdpa", "naive"}) {
     EncoderConfig c = EncoderConfig::load(dir() + "/config.json");
     c.attention = attention;
-    const Encoder enc = Encoder::from_weights(c, read_weights());
+    const Encoder enc = Encoder::from_weights(c, test::model_weights("musicfm_tiny"));
     const at::Tensor input = test::load_npy(dir() + "/input.npy");
     const at::Tensor conv = test::load_npy(dir() + "/conv_output.npy");
     const at::Tensor ref = test::load_npy(dir() + "/hidden_states.npy");
@@ -88,7 +81,7 @@ TEST(MusicFmParity, FrameCountsFollowTheMelAndTwoStrideTwoBlocks) {
 }
 
 TEST(MusicFmLoading, ReportsProblemsByNameAndIgnoresTrainingOnlyTensors) {
-  auto w = read_weights();
+  auto w = test::model_weights("musicfm_tiny");
   EXPECT_EQ(load_error(w), "");
   auto missing = w;
   missing.erase("conformer.layers.1.conv_module.batch_norm.running_var");

@@ -14,13 +14,6 @@ namespace {
 
 std::string model_dir(const std::string& name) { return test::fixture("encoders/" + name); }
 
-std::map<std::string, at::Tensor> read_weights(const std::string& path) {
-  const auto f = SafeTensorsFile::open(path);
-  std::map<std::string, at::Tensor> w;
-  for (const auto& t : f.tensors()) w[t.name] = f.get(t.name).clone();
-  return w;
-}
-
 // 1 s of real music at 24 kHz built from the parity fixture's two excerpts.
 at::Tensor one_second() {
   const at::Tensor in = test::load_npy(model_dir("mert_tiny_postln") + "/input.npy");
@@ -34,7 +27,7 @@ Encoder tiny_mert() { return Encoder::load(model_dir("mert_tiny_postln")); }
 // depends only on its own 400-sample receptive field.
 Encoder context_free_mert() {
   EncoderConfig c = EncoderConfig::load(model_dir("mert_tiny_postln") + "/config.json");
-  auto w = read_weights(model_dir("mert_tiny_postln") + "/model.safetensors");
+  auto w = test::model_weights("mert_tiny_postln");
   c.feat_extract_norm = "layer";
   at::manual_seed(7);
   for (size_t i = 1; i < c.conv_dim.size(); ++i) {

@@ -30,17 +30,6 @@ struct Encoder::Impl {
   }
 };
 
-namespace {
-MelConfig musicfm_mel_config(const EncoderConfig& c) {
-  MelConfig m = MelConfig::musicfm();
-  m.sample_rate = c.sample_rate;
-  m.n_fft = c.mel_n_fft;
-  m.hop_length = c.mel_hop_length;
-  m.n_mels = c.n_mels;
-  m.validate();
-  return m;
-}
-}  // namespace
 
 Encoder Encoder::from_weights(const EncoderConfig& config,
                               const std::map<std::string, at::Tensor>& weights,
@@ -57,7 +46,7 @@ Encoder Encoder::from_weights(const EncoderConfig& config,
     impl->weights =
         model_detail::checked_weights(w, model_detail::musicfm_weight_spec(config), dev, source);
     model_detail::musicfm_fuse_projections(config, impl->weights);
-    impl->mel.emplace(musicfm_mel_config(config));
+    impl->mel.emplace(model_detail::encoder_mel_config(config, true));
   } else {
     model_detail::fold_weight_norm(w, "encoder.pos_conv_embed.conv", /*dim=*/2, source);
     impl->weights =

@@ -18,17 +18,6 @@ NnAudioCqtConfig cqt_config(const EncoderConfig& c) {
   return q;
 }
 
-MelConfig mel_config(const EncoderConfig& c) {
-  MelConfig m = MelConfig::musicfm();
-  m.sample_rate = c.sample_rate;
-  m.n_fft = c.mel_n_fft;
-  m.hop_length = c.mel_hop_length;
-  m.n_mels = c.n_mels;
-  m.drop_last_frame = false;
-  m.validate();
-  return m;
-}
-
 // Conv frame t covers samples [t * hop, t * hop + field): its centre in units of a centred
 // feature frame grid of `feature_hop` samples, linearly interpolated. f [B, D, F] -> [B, T, D].
 at::Tensor at_conv_frames(const EncoderConfig& c, const at::Tensor& f, int64_t frames,
@@ -52,7 +41,7 @@ at::Tensor at_conv_frames(const EncoderConfig& c, const at::Tensor& f, int64_t f
 
 HybridFrontEnd::HybridFrontEnd(const EncoderConfig& c) : config_(c) {
   if (wants(c, "cqt")) cqt_ = std::make_shared<NnAudioCqt>(cqt_config(c));
-  if (wants(c, "mel")) mel_ = std::make_shared<MelSpectrogram>(mel_config(c));
+  if (wants(c, "mel")) mel_ = std::make_shared<MelSpectrogram>(encoder_mel_config(c, false));
 }
 
 HybridInputs HybridFrontEnd::operator()(const at::Tensor& x, int64_t frames) const {
@@ -63,6 +52,17 @@ HybridInputs HybridFrontEnd::operator()(const at::Tensor& x, int64_t frames) con
   if (mel_)  // already in dB
     out.mel = at_conv_frames(config_, (*mel_)(x), frames, mel_->config().hop_length);
   return out;
+}
+
+MelConfig encoder_mel_config(const EncoderConfig& c, bool drop_last_frame) {
+  MelConfig m = MelConfig::musicfm();
+  m.sample_rate = c.sample_rate;
+  m.n_fft = c.mel_n_fft;
+  m.hop_length = c.mel_hop_length;
+  m.n_mels = c.n_mels;
+  m.drop_last_frame = drop_last_frame;
+  m.validate();
+  return m;
 }
 
 int64_t hybrid_concat_width(const EncoderConfig& c) {

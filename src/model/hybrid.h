@@ -36,6 +36,10 @@ class HybridFrontEnd {
   std::shared_ptr<MelSpectrogram> mel_;
 };
 
+/// The encoder's log-mel front-end (torchaudio MelSpectrogram + dB at n_mels, mel_n_fft,
+/// mel_hop_length); MusicFM drops the last frame, the hybrid branch keeps it.
+MelConfig encoder_mel_config(const EncoderConfig& c, bool drop_last_frame);
+
 /// Extra widths of the features entering the projection (concat: CQT bins + mels; add: 0).
 int64_t hybrid_concat_width(const EncoderConfig& c);
 /// Adds the hybrid weights to a MERT weight spec.

@@ -1,5 +1,7 @@
 #include "support/test_support.h"
 
+#include "musefm/safetensors.h"
+
 #include <ftw.h>
 #include <sndfile.h>
 #include <unistd.h>
@@ -92,6 +94,13 @@ std::string read_bytes(const std::string& path) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+std::map<std::string, at::Tensor> model_weights(const std::string& name) {
+  const auto f = SafeTensorsFile::open(fixture("encoders/" + name) + "/model.safetensors");
+  std::map<std::string, at::Tensor> w;
+  for (const auto& t : f.tensors()) w[t.name] = f.get(t.name).clone();
+  return w;
 }
 
 }  // namespace musefm::test

@@ -3,6 +3,7 @@
 
 #include <ATen/ATen.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -27,5 +28,7 @@ void write_sndfile(const std::string& path, const std::vector<float>& interleave
 void write_bytes(const std::string& path, const std::string& bytes);
 /// Reads raw bytes.
 std::string read_bytes(const std::string& path);
+/// Every tensor of a model dir's model.safetensors (copies, writable): encoders/<name>.
+std::map<std::string, at::Tensor> model_weights(const std::string& name);
 
 }  // namespace musefm::test
