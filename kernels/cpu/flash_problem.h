@@ -37,7 +37,7 @@ struct FlashProblem {
 };
 
 /// Rows per query block and keys per key block (the work-item granularity).
-constexpr int64_t kBlockQ = 64;
+constexpr int64_t kBlockQ = 128;
 constexpr int64_t kBlockK = 128;
 
 static inline int64_t query_blocks(const FlashProblem& p) { return (p.Tq + kBlockQ - 1) / kBlockQ; }
