@@ -150,7 +150,8 @@ struct FusedAttentionFunction : public torch::autograd::Function<FusedAttentionF
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& q,
                             const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask,
                             double scale, double dropout_p, int64_t seed) {
-    auto [out, lse] = fused_forward(q, k, v, mask, scale, dropout_p, uint64_t(seed));
+    const at::Tensor m = mask.numel() > 0 ? mask : at::Tensor();
+    auto [out, lse] = fused_forward(q, k, v, m, scale, dropout_p, uint64_t(seed));
     ctx->save_for_backward({q, k, v, out, lse});
     ctx->saved_data["mask"] = mask;
     ctx->saved_data["scale"] = scale;
@@ -163,7 +164,8 @@ struct FusedAttentionFunction : public torch::autograd::Function<FusedAttentionF
                                                  torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
     const at::Tensor &q = saved[0], &k = saved[1], &v = saved[2], &out = saved[3], &lse = saved[4];
-    const at::Tensor mask = ctx->saved_data["mask"].toTensor();
+    const at::Tensor saved_mask = ctx->saved_data["mask"].toTensor();
+    const at::Tensor mask = saved_mask.numel() > 0 ? saved_mask : at::Tensor();
     const at::Tensor dout = grads[0].to(q.scalar_type());
     Prepared r =
         prepare(q, k, v, mask, ctx->saved_data["scale"].toDouble(),
@@ -257,7 +259,9 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
       at::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad());
   if (!needs_grad)
     return fused_forward(q, k, v, key_padding_mask, s, dropout_p, uint64_t(seed)).first;
-  return FusedAttentionFunction::apply(q, k, v, key_padding_mask, s, dropout_p, seed);
+  // Autograd functions need defined tensor arguments: an empty mask stands for "no padding".
+  const at::Tensor mask = key_padding_mask.defined() ? key_padding_mask : at::empty({0}, at::kBool);
+  return FusedAttentionFunction::apply(q, k, v, mask, s, dropout_p, seed);
 }
 
 std::string fused_cpu_isa() { return active().load()->isa; }
