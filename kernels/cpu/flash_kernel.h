@@ -121,7 +121,8 @@ struct KeyBlock {
 static KeyBlock key_block(const FlashProblem& p, int64_t bh, int64_t kb) {
   const int64_t D = p.D;
   const float* base = p.kv_packed + (bh * key_blocks(p) + kb) * kv_block_floats(p);
-  return {base, base + D * kBlockK, base + 2 * D * kBlockK, base + 3 * D * kBlockK};
+  // forward: kt, v; backward: kt, v, vt, k
+  return {base, base + 2 * D * kBlockK, base + 3 * D * kBlockK, base + D * kBlockK};
 }
 
 template <typename T>
@@ -132,11 +133,12 @@ static void pack_keys_t(const FlashProblem& p, int64_t begin, int64_t end) {
     const int64_t nk = imin(kBlockK, p.Tk - k0);
     const KeyBlock kb = key_block(p, bh, w % nkb);
     pack_cols<T>(p.k, p.k_stride, b, h, k0, nk, kBlockK, D, const_cast<float*>(kb.kt));
+    pack_rows<T>(p.v, p.v_stride, b, h, k0, nk, D, 1.0f, const_cast<float*>(kb.v));
+    std::memset(const_cast<float*>(kb.v) + nk * D, 0, sizeof(float) * size_t((kBlockK - nk) * D));
+    if (!p.dout) continue;  // the forward reads K^T and V only
     pack_cols<T>(p.v, p.v_stride, b, h, k0, nk, kBlockK, D, const_cast<float*>(kb.vt));
     pack_rows<T>(p.k, p.k_stride, b, h, k0, nk, D, 1.0f, const_cast<float*>(kb.k));
-    pack_rows<T>(p.v, p.v_stride, b, h, k0, nk, D, 1.0f, const_cast<float*>(kb.v));
     std::memset(const_cast<float*>(kb.k) + nk * D, 0, sizeof(float) * size_t((kBlockK - nk) * D));
-    std::memset(const_cast<float*>(kb.v) + nk * D, 0, sizeof(float) * size_t((kBlockK - nk) * D));
   }
 }
 

@@ -42,8 +42,11 @@ constexpr int64_t kBlockK = 128;
 
 static inline int64_t query_blocks(const FlashProblem& p) { return (p.Tq + kBlockQ - 1) / kBlockQ; }
 static inline int64_t key_blocks(const FlashProblem& p) { return (p.Tk + kBlockK - 1) / kBlockK; }
-/// Packed key block: K^T and V^T [D][kBlockK], K and V [kBlockK][D] (zero beyond Tk), fp32.
-static inline int64_t kv_block_floats(const FlashProblem& p) { return 4 * p.D * kBlockK; }
+/// Packed key block: K^T [D][kBlockK] and V [kBlockK][D] for the forward; the backward adds
+/// V^T [D][kBlockK] and K [kBlockK][D] (zero beyond Tk), fp32.
+static inline int64_t kv_block_floats(const FlashProblem& p) {
+  return (p.dout ? 4 : 2) * p.D * kBlockK;
+}
 static inline int64_t kv_floats(const FlashProblem& p) {
   return p.B * p.H * key_blocks(p) * kv_block_floats(p);
 }
