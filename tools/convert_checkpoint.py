@@ -29,7 +29,7 @@ HF_KEYS = ("conv_dim", "conv_kernel", "conv_stride", "conv_bias", "feat_extract_
            "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
            "layer_norm_eps", "do_stable_layer_norm", "hidden_act")
 # musefm-only fields at their defaults (MusicFM and hybrid front-end fields unused by MERT).
-MUSEFM_DEFAULTS = dict(attention="sdpa", n_mels=128, mel_n_fft=2048, mel_hop_length=240,
+MUSEFM_DEFAULTS = dict(attention="fused", n_mels=128, mel_n_fft=2048, mel_hop_length=240,
                        mel_mean=0.0, mel_std=1.0, conv_subsampling_channels=512,
                        conv_depthwise_kernel_size=31, rotary_embedding_base=10000.0,
                        hybrid_features="none", hybrid_fusion="concat")

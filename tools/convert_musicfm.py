@@ -29,7 +29,7 @@ The architecture is read off the tensor shapes:
                                rotary_embedding_base.
 Not in the shapes, so fixed to MusicFM's values unless `arch` overrides them:
   sample_rate 24000, mel_hop_length 240, rotary_embedding_base 10000, layer_norm_eps 1e-5,
-  hidden_act swish (ACT2FN["swish"] = SiLU), attention "sdpa".
+  hidden_act swish (ACT2FN["swish"] = SiLU), attention "fused".
 Each quantity is taken from the most common value among the tensors that carry it, so that one
 mis-shaped tensor is reported as such instead of shifting every other shape.
 
@@ -60,7 +60,7 @@ DEFAULT_HEAD_DIM = 64
 
 # Fields that are not in the shapes: MusicFM's values, overridable through `arch`.
 FIXED = dict(sample_rate=24000, mel_hop_length=240, rotary_embedding_base=10000.0,
-             layer_norm_eps=1e-5, hidden_act="swish", attention="sdpa")
+             layer_norm_eps=1e-5, hidden_act="swish", attention="fused")
 OVERRIDABLE = set(FIXED) | {"num_attention_heads"}
 # The MERT front-end fields of EncoderConfig, unused by MusicFM: the values of
 # configs/musicfm-25hz.json.

@@ -43,7 +43,7 @@ struct EncoderConfig {
   std::string hidden_act = "gelu";    ///< "gelu" (MERT, erf form) or "swish" (MusicFM conformer)
   /// "fused" (musefm's flash kernels, kernels/attention.h), "sdpa"
   /// (at::scaled_dot_product_attention) or "naive"; all give the same result.
-  std::string attention = "sdpa";
+  std::string attention = "fused";
 
   // ---- MusicFM front-end and conformer (minzwon/musicfm) ----------------------------------
   int n_mels = 128;                     ///< mel bands of the front-end
