@@ -9,6 +9,7 @@
 //   musefm/encoder.h   Encoder: load a model dir (MERT-v1 or MusicFM), hidden states of every layer
 //   musefm/extract.h   Extractor: embeddings of any length in bounded memory, batches, streams
 //   musefm/safetensors.h  memory-mapped safetensors read / atomic write (model weights)
+//   musefm/manifest.h  fairseq audio manifests (train.tsv)
 //   musefm/runtime.h   opt-in malloc tuning for long inference runs
 //
 // Minimal use:
@@ -52,6 +53,7 @@
 #include "musefm/error.h"
 #include "musefm/extract.h"
 #include "musefm/features.h"
+#include "musefm/manifest.h"
 #include "musefm/npy.h"
 #include "musefm/runtime.h"
 #include "musefm/safetensors.h"

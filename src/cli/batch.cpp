@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "cli/progress.h"
 #include "musefm/error.h"
+#include "musefm/manifest.h"
 
 namespace musefm::cli {
 namespace fs = std::filesystem;
@@ -28,33 +29,9 @@ std::string without_extension(const fs::path& p) { return (p.parent_path() / p.s
 }  // namespace
 
 std::vector<Input> read_manifest(const std::string& path) {
-  std::ifstream in(path);
-  MUSEFM_CHECK(in.good(), "cannot read manifest '", path, "'");
-  std::string root;
-  MUSEFM_CHECK(std::getline(in, root) && !root.empty(), "manifest '", path,
-               "': the first line must be the root folder of the audio files");
-  if (!root.empty() && root.back() == '\r') root.pop_back();
-  fs::path base(root);
-  if (base.is_relative() && !fs::exists(base)) base = fs::path(path).parent_path() / base;
   std::vector<Input> out;
-  std::string line;
-  for (int lineno = 2; std::getline(in, line); ++lineno) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty()) continue;
-    const auto tab = line.find('\t');
-    MUSEFM_CHECK(tab != std::string::npos && tab > 0, "manifest '", path, "' line ", lineno,
-                 ": expected 'relative/path<TAB>num_samples', got '", line, "'");
-    const std::string rel = line.substr(0, tab), count = line.substr(tab + 1);
-    MUSEFM_CHECK(!count.empty() && count.find_first_not_of("0123456789") == std::string::npos,
-                 "manifest '", path, "' line ", lineno, ": num_samples '", count,
-                 "' is not a non-negative integer");
-    bool inside = fs::path(rel).is_relative();
-    for (const auto& part : fs::path(rel)) inside = inside && part != "..";
-    MUSEFM_CHECK(inside, "manifest '", path, "' line ", lineno, ": '", rel,
-                 "' must be a path inside the root folder");
-    out.push_back({(base / rel).string(), without_extension(rel)});
-  }
-  MUSEFM_CHECK(!out.empty(), "manifest '", path, "' lists no audio files");
+  for (const auto& e : musefm::read_manifest(path))
+    out.push_back({e.path, without_extension(e.relative)});
   return out;
 }
 

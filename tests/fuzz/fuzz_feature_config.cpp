@@ -1,13 +1,24 @@
-// libFuzzer target: arbitrary text through every config's strict JSON parser.
+// libFuzzer target: arbitrary text through every config's strict JSON parser and the
+// fairseq manifest parser.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include "musefm/config.h"
+#include "musefm/extract.h"
 #include "musefm/features.h"
+#include "musefm/manifest.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
+  try {
+    musefm::ExtractConfig::from_json(text);
+  } catch (const musefm::Error&) {
+  }
+  try {  // fairseq manifests are line-oriented text as well
+    musefm::parse_manifest(text, "fuzz");
+  } catch (const musefm::Error&) {
+  }
   try {
     musefm::MelConfig::from_json(text);
   } catch (const musefm::Error&) {
