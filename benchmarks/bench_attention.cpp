@@ -6,8 +6,8 @@
 //   bench_attention --memory IMPL T DTYPE MODE    peak extra resident memory of one call (MB):
 //       IMPL fused|sdpa|naive, DTYPE f32|bf16, MODE fwd|fwdbwd (run each in its own process)
 #include <ATen/ATen.h>
-#include <c10/core/InferenceMode.h>
 #include <benchmark/benchmark.h>
+#include <c10/core/InferenceMode.h>
 #include <torch/csrc/autograd/autograd.h>
 
 #include <cstdio>

@@ -30,7 +30,6 @@ struct Encoder::Impl {
   }
 };
 
-
 Encoder Encoder::from_weights(const EncoderConfig& config,
                               const std::map<std::string, at::Tensor>& weights,
                               const std::string& device, const std::string& source) {
