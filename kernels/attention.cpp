@@ -130,7 +130,10 @@ std::pair<at::Tensor, at::Tensor> fused_forward(const at::Tensor& q, const at::T
                                                 const at::Tensor& v, const at::Tensor& mask,
                                                 double scale, double dropout_p, uint64_t seed) {
   Prepared r = prepare(q, k, v, mask, scale, dropout_p, seed);
-  at::Tensor out = at::empty(q.sizes(), q.options());
+  // Output stored as [B, T, H, D] and returned as the [B, H, T, D] view: the caller's merge of
+  // the heads (transpose(1, 2) + reshape to [B, T, H * D]) is then free, as with sdpa.
+  at::Tensor out =
+      at::empty({q.size(0), q.size(2), q.size(1), q.size(3)}, q.options()).transpose(1, 2);
   at::Tensor lse = at::empty({q.size(0), q.size(1), q.size(2)}, q.options().dtype(at::kFloat));
   r.p.o = out.data_ptr();
   set_strides(out, r.p.o_stride);

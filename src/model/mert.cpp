@@ -4,8 +4,10 @@
 //   GELU) -> post-LN (95M) or pre-LN (330M) transformer layers.
 #include "model/mert.h"
 
+#include <algorithm>
 #include <tuple>
 
+#include "model/fft_conv.h"
 #include "model/ops.h"
 
 #include "musefm/error.h"
@@ -40,9 +42,10 @@ at::Tensor feed_forward(const Weights& w, const std::string& p, const at::Tensor
 
 at::Tensor positional_embedding(const EncoderConfig& c, const Weights& w, const at::Tensor& h) {
   const int64_t K = c.num_conv_pos_embeddings;
-  at::Tensor pos = at::conv1d(h.transpose(1, 2), W(w, "encoder.pos_conv_embed.conv.weight"),
-                              W(w, "encoder.pos_conv_embed.conv.bias"), /*stride=*/1,
-                              /*padding=*/K / 2, /*dilation=*/1, c.num_conv_pos_embedding_groups);
+  // Kernel of 128 frames: through FFTs (~9x fewer operations than the direct conv).
+  at::Tensor pos = conv1d_fft(h.transpose(1, 2), W(w, "encoder.pos_conv_embed.conv.weight"),
+                              W(w, "encoder.pos_conv_embed.conv.bias"), /*padding=*/K / 2,
+                              c.num_conv_pos_embedding_groups);
   if (K % 2 == 0) pos = pos.narrow(2, 0, pos.size(2) - 1);  // HubertSamePadLayer
   return at::gelu(pos).transpose(1, 2);
 }
@@ -58,7 +61,7 @@ int64_t mert_num_frames(const EncoderConfig& c, int64_t n) {
 
 namespace {
 // Layer-0 GroupNorm statistics (one group per channel) over each item's real frames, computed
-// slice by slice in float64: mean and 1 / sqrt(var + eps), [B, C, 1] each.
+// slice by slice with float64 accumulation: mean and 1 / sqrt(var + eps), [B, C, 1] each.
 std::pair<at::Tensor, at::Tensor> group_norm_stats(const EncoderConfig& c, const Weights& w,
                                                    const at::Tensor& x,
                                                    const std::vector<int64_t>& frames0) {
@@ -68,21 +71,24 @@ std::pair<at::Tensor, at::Tensor> group_norm_stats(const EncoderConfig& c, const
   const at::Tensor bias = c.conv_bias ? W(w, p + ".conv.bias") : at::Tensor();
   const auto dopts = x.options().dtype(at::kDouble);
   at::Tensor sum = at::zeros({B, c.conv_dim[0]}, dopts), sq = at::zeros({B, c.conv_dim[0]}, dopts);
-  const at::Tensor count = at::tensor(frames0, at::kLong).to(x.device()).to(at::kDouble);
+  const int64_t shortest = *std::min_element(frames0.begin(), frames0.end());
+  const at::Tensor count = at::tensor(frames0, at::kLong).to(x.device());
   for (int64_t f0 = 0; f0 < T0; f0 += slice) {
     const int64_t f1 = std::min(T0, f0 + slice);
-    const at::Tensor y = at::conv1d(x.narrow(1, f0 * s0, (f1 - 1 - f0) * s0 + k0).unsqueeze(1),
-                                    W(w, p + ".conv.weight"), bias, s0)
-                             .to(at::kDouble);
-    const at::Tensor real =
-        (at::arange(f0, f1, dopts.dtype(at::kLong)).unsqueeze(0) < count.unsqueeze(1))
-            .to(at::kDouble)
-            .unsqueeze(1);  // [B, 1, F]
-    sum += (y * real).sum(2);
-    sq += (y * y * real).sum(2);
+    at::Tensor y = at::conv1d(x.narrow(1, f0 * s0, (f1 - 1 - f0) * s0 + k0).unsqueeze(1),
+                              W(w, p + ".conv.weight"), bias, s0);
+    if (f1 > shortest)  // a slice past some item's end: zero that item's padding frames
+      y = y * (at::arange(f0, f1, count.options()).unsqueeze(0) < count.unsqueeze(1))
+                  .to(y.scalar_type())
+                  .unsqueeze(1);
+    // Sums accumulate in float64 without a float64 copy of the activations; the squares are
+    // rounded to float first (relative error 2^-24 per term, far below the GroupNorm eps).
+    sum += y.sum(2, false, at::kDouble);
+    sq += y.square().sum(2, false, at::kDouble);
   }
-  const at::Tensor mean = sum / count.unsqueeze(1);
-  const at::Tensor var = (sq / count.unsqueeze(1) - mean * mean).clamp_min(0);
+  const at::Tensor n = count.to(at::kDouble).unsqueeze(1);
+  const at::Tensor mean = sum / n;
+  const at::Tensor var = (sq / n - mean * mean).clamp_min(0);
   return {mean.to(at::kFloat).unsqueeze(2), at::rsqrt(var + 1e-5).to(at::kFloat).unsqueeze(2)};
 }
 
