@@ -5,8 +5,9 @@ Builds MERT-v1-95M (or --model 330m) with random weights in transformers, saves 
 with tools/convert_checkpoint.py, then runs 30 s of real music (the fixture excerpt tiled)
 through transformers (eager and sdpa attention, fp32, torch.no_grad) and through
 build/benchmarks/bench_encoder (attention fused, the default, and sdpa) in the same run, with
-the same thread count. Prints the
-last-hidden-state difference (max |d| / max |ref|) and the throughput ratios.
+the same thread count, in interleaved rounds (every implementation once per round, so that the
+load of a shared machine reaches all alike). Prints the last-hidden-state difference
+(max |d| / max |ref|) and the median of the per-round speed ratios with their range.
 
 Run: tools/setup.sh --tools && cmake --build build --target bench_encoder &&
      .venv/bin/python benchmarks/compare_extract.py [--model 95m|330m] [--seconds 30] [--repeats 3]
@@ -14,9 +15,11 @@ Run: tools/setup.sh --tools && cmake --build build --target bench_encoder &&
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 import numpy as np
 import soundfile as sf
@@ -26,7 +29,6 @@ import transformers
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 from convert_checkpoint import convert_hf_mert  # noqa: E402
-from peer_timing import median_ms  # noqa: E402
 
 ARCH = {  # m-a-p/MERT-v1-95M / -330M config.json (shared reference models.md section 1.1)
     "95m": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
@@ -53,40 +55,60 @@ def main():
     n = int(args.seconds * sr)
     x = torch.from_numpy(np.tile(y, n // len(y) + 1)[:n].copy()).unsqueeze(0)
     torch.manual_seed(0)
-    results = {}
     with tempfile.TemporaryDirectory() as tmp:
         hf_dir, model_dir = os.path.join(tmp, "hf"), os.path.join(tmp, "musefm")
         base = transformers.HubertModel(transformers.HubertConfig(**COMMON, **ARCH[args.model]))
         base.save_pretrained(hf_dir)
         convert_hf_mert(hf_dir, model_dir)
         np.save(os.path.join(tmp, "x.npy"), x.numpy())
-        ours, alternatives = None, {}
-        for attention in ("fused", "sdpa"):  # the default first, then the alternative
-            out = subprocess.run([os.path.join(args.build, "benchmarks", "bench_encoder"),
-                                  model_dir, os.path.join(tmp, "x.npy"),
-                                  os.path.join(tmp, f"y_{attention}.npy"), str(args.repeats),
-                                  attention], check=True, capture_output=True, text=True)
-            alternatives[attention] = json.loads(out.stdout)
-        ours = alternatives["fused"]
-        os.replace(os.path.join(tmp, "y_fused.npy"), os.path.join(tmp, "y.npy"))
-        mine = torch.from_numpy(np.load(os.path.join(tmp, "y.npy")))
-        for impl in ("eager", "sdpa"):
-            model = transformers.HubertModel.from_pretrained(hf_dir, attn_implementation=impl).eval()
-            with torch.no_grad():
-                ref = model(x).last_hidden_state[0]
-                results[impl] = median_ms(lambda: model(x), args.repeats)
-            err = ((mine[0] - ref).abs().max() / ref.abs().max()).item()
-            print(f"parity vs transformers {impl}: max|d|/max|ref| = {err:.2e} "
-                  f"({ref.shape[0]} frames x {ref.shape[1]})")
+        models = {impl: transformers.HubertModel.from_pretrained(hf_dir, attn_implementation=impl)
+                  .eval() for impl in ("eager", "sdpa")}
+        # Interleaved rounds: each round times every implementation once (musefm in a fresh
+        # bench_encoder process: load, one warm-up, one timed forward), so that drift in the
+        # machine's load reaches all of them alike. Ratios are taken per round.
+        times = {k: [] for k in ("fused", "sdpa", "hf eager", "hf sdpa")}
+        for r in range(args.repeats):
+            for attention in ("fused", "sdpa"):
+                out = subprocess.run([os.path.join(args.build, "benchmarks", "bench_encoder"),
+                                      model_dir, os.path.join(tmp, "x.npy"),
+                                      os.path.join(tmp, f"y_{attention}.npy"), "1", attention],
+                                     check=True, capture_output=True, text=True)
+                times[attention].append(json.loads(out.stdout)["median_ms"])
+            for impl, model in models.items():
+                with torch.no_grad():
+                    if r == 0:
+                        model(x)  # warm-up
+                    times[f"hf {impl}"].append(_time_ms(lambda: model(x)))
+            print(f"round {r + 1}/{args.repeats}: " +
+                  ", ".join(f"{k} {v[-1]:.0f} ms" for k, v in times.items()), flush=True)
+        for attention in ("fused", "sdpa"):
+            mine = torch.from_numpy(np.load(os.path.join(tmp, f"y_{attention}.npy")))
+            for impl, model in models.items():
+                with torch.no_grad():
+                    ref = model(x).last_hidden_state[0]
+                err = ((mine[0] - ref).abs().max() / ref.abs().max()).item()
+                print(f"parity musefm ({attention}) vs transformers {impl}: max|d|/max|ref| = "
+                      f"{err:.2e} ({ref.shape[0]} frames x {ref.shape[1]})")
+    med = {k: statistics.median(v) for k, v in times.items()}
+    ratio = {k: statistics.median(a / b for a, b in zip(v, times["fused"])) for k, v in times.items()}
     print(f"\nMERT-v1-{args.model} random weights, {args.seconds:.0f} s, fp32, "
-          f"{torch.get_num_threads()} threads (musefm {ours['threads']}); medians of {args.repeats}\n")
-    print("| implementation | ms | musefm speed-up |")
+          f"{torch.get_num_threads()} threads (both sides); {args.repeats} interleaved rounds\n")
+    print("| implementation | median ms | musefm (fused) speed-up: median of per-round ratios "
+          "(min-max) |")
     print("|---|---|---|")
-    for impl, ms in results.items():
-        print(f"| transformers HubertModel ({impl}) | {ms:.0f} | {ms / ours['median_ms']:.2f}x |")
-    print(f"| musefm Encoder (attention fused, the default) | {ours['median_ms']:.0f} | 1.00x |")
-    sdpa_ms = alternatives["sdpa"]["median_ms"]
-    print(f"| musefm Encoder (attention sdpa) | {sdpa_ms:.0f} | {sdpa_ms / ours['median_ms']:.2f}x |")
+    names = {"hf eager": "transformers HubertModel (eager)",
+             "hf sdpa": "transformers HubertModel (sdpa)",
+             "fused": "musefm Encoder (attention fused, the default)",
+             "sdpa": "musefm Encoder (attention sdpa)"}
+    for k in ("hf eager", "hf sdpa", "fused", "sdpa"):
+        rs = [a / b for a, b in zip(times[k], times["fused"])]
+        print(f"| {names[k]} | {med[k]:.0f} | {ratio[k]:.2f}x ({min(rs):.2f}-{max(rs):.2f}) |")
+
+
+def _time_ms(fn):
+    t0 = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t0) * 1e3
 
 
 if __name__ == "__main__":

@@ -233,15 +233,34 @@ def check_outputs(out_dir, flac, mode):
                                      else pooled)
 
 
+def build_id(binary):
+    """The binary's and its library's modification times and the checkout's commit: the build
+    a figure belongs to (a rebuild in the middle of a run is reported)."""
+    lib = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(binary))), "libmusefm.so")
+    stamps = [time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(os.path.getmtime(f)))
+              for f in (binary, lib) if os.path.exists(f)]
+    try:
+        head = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True).stdout.strip()
+    except OSError:
+        head = "?"
+    return f"binary {' / lib '.join(stamps)} UTC, checkout {head or '?'}"
+
+
 def run_musefm(binary, model, flac, out_dir, mode, threads, logs):
     if os.path.exists(out_dir):
         shutil.rmtree(out_dir)
+    before = build_id(binary)
     cmd = [binary, "extract", flac, "--model", model, "--out-dir", out_dir,
            "--threads", str(threads)]
     if mode == "none":
         cmd += ["--pool", "none", "--layers", "-1"]
     r = measure(cmd, os.path.join(logs, f"{os.path.basename(out_dir)}.log"))
     r["cmd"] = cmd
+    r["build"] = before
+    after = build_id(binary)
+    if after.split(", checkout")[0] != before.split(", checkout")[0]:
+        r["build"] += f" — REBUILT during the run (now {after})"
     if r["rc"] != 0:
         with open(os.path.join(logs, f"{os.path.basename(out_dir)}.log")) as f:
             tail = f.read()[-2000:]
@@ -356,7 +375,7 @@ def main():
     print(f"model: {mf_dir} (musefm), {hf_dir} (transformers)", flush=True)
 
     rows, notes = [], []
-    pooled = {}
+    pooled, builds = {}, set()
     for minutes in args.minutes:
         flac = make_input(work, minutes)
         for mode in ("mean", "none"):
@@ -373,7 +392,8 @@ def main():
                                    f"{'/'.join(f'{x:.0f}' for x in q)} MB, median "
                                    f"{np.median([x[1] for x in r['rss_series']]):.0f} MB"))
             print(f"{minutes:g} min {label}: peak {r['peak_mb']:.0f} MB, {r['wall_s']:.1f} s; "
-                  f"{summary}", flush=True)
+                  f"{summary}; {r['build']}", flush=True)
+            builds.add(r["build"])
         a, b = pooled[(minutes, "mean")], pooled[(minutes, "none")]
         d = np.abs(a - b).max() / np.abs(a).max()
         notes.append(f"{minutes:g} min: mean of the --pool none frames vs row -1 of --pool mean: "
@@ -430,7 +450,9 @@ def main():
     import torch
     import transformers
     print("\n## Peak RSS of long-file extraction\n")
-    print(f"MERT-v1-95M, random weights; input: tests/fixtures/real_music.ogg tiled, 44.1 kHz "
+    with open(os.path.join(mf_dir, "config.json")) as f:
+        attention = json.load(f).get("attention", "?")
+    print(f"MERT-v1-95M, random weights, musefm attention \"{attention}\"; input: tests/fixtures/real_music.ogg tiled, 44.1 kHz "
           f"stereo 16-bit FLAC (decoded, mixed to mono and resampled to 24 kHz by each side); "
           f"fp32 CPU, {args.threads} threads; torch {torch.__version__}, transformers "
           f"{transformers.__version__}. Peak RSS = ru_maxrss of the process; wall = whole "
@@ -445,6 +467,8 @@ def main():
     print()
     for n in notes:
         print(f"- {n}")
+    for b in sorted(builds):
+        print(f"- musefm build: {b}")
 
     # targets: 60 min <= 2 GB; growth at most linear
     print()
