@@ -22,11 +22,7 @@ const std::string kTiny = test::fixture("encoders/mert_tiny_postln");
 
 // Runs the CLI; returns its exit status, its output (stdout + stderr) in `output`.
 int run(const std::string& args, std::string* output = nullptr) {
-  const std::string log = test::temp_dir() + "/log.txt";
-  const std::string cmd = std::string(MUSEFM_CLI) + " " + args + " > " + log + " 2>&1";
-  const int status = std::system(cmd.c_str());
-  if (output) *output = test::read_bytes(log);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return test::run_cli(args, output);
 }
 
 at::Tensor in_memory(const std::string& file, ExtractConfig c) {

@@ -10,6 +10,10 @@
                          a MusicFM checkpoint (pretrained_msd.pt / pretrained_fma.pt, a
                          {"state_dict": {"model.<key>": ...}} file) and its stats json
                          (melspec_2048_mean / melspec_2048_std); upstream names are kept.
+  encodec SRC OUT [--arch ARCH.json] [--encoder-only]
+                         an EnCodec state dict (encodec_24khz-d7cc33bc.th, or torch.save of
+                         EncodecModel.encodec_model_24khz().state_dict()) for musefm's
+                         EncodecTeacher; upstream names are kept (see convert_encodec.py).
 
 Missing, unexpected or mis-shaped parameters stop the conversion with a list of them.
 Run with the project venv: .venv/bin/python tools/convert_checkpoint.py FORMAT SRC OUT
@@ -110,13 +114,24 @@ def sort_safetensors_metadata(path):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("format", choices=["hf-mert", "fairseq-mert", "musicfm"])
+    ap.add_argument("format", choices=["hf-mert", "fairseq-mert", "musicfm", "encodec"])
     ap.add_argument("src")
     ap.add_argument("out")
     ap.add_argument("--stats", help="MusicFM stats json (musicfm format only)")
+    ap.add_argument("--arch", help="JSON object overriding EncodecConfig fields (encodec only)")
+    ap.add_argument("--encoder-only", action="store_true",
+                    help="leave out decoder.* and training-only codebook buffers (encodec only)")
     args = ap.parse_args()
     if args.stats and args.format != "musicfm":
         fail("--stats only applies to the musicfm format")
+    if (args.arch or args.encoder_only) and args.format != "encodec":
+        fail("--arch and --encoder-only only apply to the encodec format")
+    if args.format == "encodec":
+        from convert_encodec import convert_encodec
+        config, state = convert_encodec(args.src, args.out, args.arch, args.encoder_only)
+        print(f"wrote {args.out}: {len(state)} tensors, EnCodec {config['sample_rate']} Hz, "
+              f"{config['n_q']} codebooks x {config['bins']}")
+        return
     if args.format == "hf-mert":
         config, state = convert_hf_mert(args.src, args.out)
     elif args.format == "fairseq-mert":

@@ -24,3 +24,24 @@ for model in mert_tiny_postln musicfm_tiny; do
     --out-dir "$out/embeddings/$model" --overwrite
 done
 echo "(per file: [layers, dims] mean-pooled hidden states + JSON sidecar in $out/embeddings/)"
+
+echo
+echo "Pretraining targets: fairseq label sets for a manifest of the same three recordings, from"
+echo "k-means on MFCC (K = 8 for this tiny corpus; the HuBERT recipe uses K = 100) and from"
+echo "MusicFM's BEST-RQ quantizer (the random quantizer of the tiny MusicFM model), each verified:"
+manifest="$out/labels/train.tsv"
+mkdir -p "$out/labels"
+cp tests/fixtures/real_music.ogg "$out/audio/real_music.ogg"
+{
+  echo "$root/$out/audio"
+  for f in real_music.ogg piano_a4.wav cmajor_chord.wav; do
+    frames=$("$build/src/cli/musefm" info "$out/audio/$f" --json |
+      python3 -c 'import json,sys; d=json.load(sys.stdin); d=d[0] if isinstance(d,list) else d; print(round(d["frames"]*24000/d["sample_rate"]))')
+    printf '%s\t%s\n' "$f" "$frames"
+  done
+} > "$manifest"
+"$build/src/cli/musefm" teach --manifest "$manifest" --teacher kmeans-mfcc --k 8 --percent 1 \
+  --out "$out/labels" --overwrite
+"$build/src/cli/musefm" teach --manifest "$manifest" --teacher bestrq \
+  --model tests/fixtures/encoders/musicfm_tiny --out "$out/labels" --overwrite
+echo "(labels: $out/labels/train.{km,bestrq_0} + dict.*.txt; the manifest lists sample counts at 24 kHz)"

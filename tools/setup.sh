@@ -24,6 +24,8 @@ apt_packages=(
   build-essential cmake ninja-build ccache pkg-config git python3 python3-venv
   libsndfile1-dev libsamplerate0-dev libsoxr-dev libeigen3-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # headers of gloo, for libtorch's c10d ProcessGroupGloo (distributed k-means, pretraining)
+  libgloo-dev
   # real audio for tests and the demo: FluidSynth + General-MIDI soundfont, sox, opus
   fluidsynth fluid-soundfont-gm sox libsox-fmt-all opus-tools
 )

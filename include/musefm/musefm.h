@@ -7,9 +7,12 @@
 //   musefm/npy.h       .npy read / write
 //   musefm/config.h    EncoderConfig: MERT / MusicFM model description (config.json)
 //   musefm/encoder.h   Encoder: load a model dir (MERT-v1 or MusicFM), hidden states of every layer
+//   musefm/codec.h     EncodecTeacher: EnCodec 24 kHz encoder + RVQ codes (MERT acoustic targets)
 //   musefm/extract.h   Extractor: embeddings of any length in bounded memory, batches, streams
 //   musefm/safetensors.h  memory-mapped safetensors read / atomic write (model weights)
 //   musefm/manifest.h  fairseq audio manifests (train.tsv)
+//   musefm/teachers.h  pretraining targets: k-means, BEST-RQ, fairseq label sets + verification
+//   musefm/distributed.h  c10d collectives (gloo) for multi-process jobs (torchrun / SLURM)
 //   musefm/runtime.h   opt-in malloc tuning for long inference runs
 //
 // Minimal use:
@@ -39,6 +42,10 @@
 //   musefm::KaldiMfcc mfcc(musefm::KaldiMfccConfig::hubert(24000));
 //   at::Tensor f = mfcc(wav);                                      // [T, 39], 100 Hz
 //
+//   // Pretraining targets: k-means labels of those MFCC frames.
+//   musefm::KMeansConfig kc;  kc.k = 100;
+//   at::Tensor ids = musefm::KMeans::fit(f, kc).assign(f);         // [T] int64
+//
 // Transforms accept [L] or [B, L] tensors on any device and are safe to share between
 // threads once constructed. Errors are musefm::Error with a message naming the file or
 // config key and the reason.
@@ -48,6 +55,7 @@
 #pragma once
 
 #include "musefm/audio.h"
+#include "musefm/codec.h"
 #include "musefm/config.h"
 #include "musefm/encoder.h"
 #include "musefm/error.h"
@@ -57,3 +65,4 @@
 #include "musefm/npy.h"
 #include "musefm/runtime.h"
 #include "musefm/safetensors.h"
+#include "musefm/teachers.h"

@@ -8,6 +8,7 @@
 #include "musefm/extract.h"
 #include "musefm/features.h"
 #include "musefm/manifest.h"
+#include "musefm/teachers.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
@@ -41,6 +42,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   try {
     musefm::EncoderConfig::from_json(text);
+  } catch (const musefm::Error&) {
+  }
+  try {
+    musefm::KMeansConfig::from_json(text);
   } catch (const musefm::Error&) {
   }
   return 0;

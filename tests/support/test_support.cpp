@@ -4,6 +4,7 @@
 
 #include <ftw.h>
 #include <sndfile.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -94,6 +95,14 @@ std::string read_bytes(const std::string& path) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+int run_cli(const std::string& args, std::string* output) {
+  const std::string log = temp_dir() + "/cli_log.txt";
+  const std::string cmd = std::string(MUSEFM_CLI) + " " + args + " > " + log + " 2>&1";
+  const int status = std::system(cmd.c_str());
+  if (output) *output = read_bytes(log);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 std::map<std::string, at::Tensor> model_weights(const std::string& name) {

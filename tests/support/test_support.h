@@ -28,6 +28,9 @@ void write_sndfile(const std::string& path, const std::vector<float>& interleave
 void write_bytes(const std::string& path, const std::string& bytes);
 /// Reads raw bytes.
 std::string read_bytes(const std::string& path);
+/// Runs the musefm CLI with `args` (shell words); returns its exit status and, in `output`,
+/// its stdout + stderr.
+int run_cli(const std::string& args, std::string* output = nullptr);
 /// Every tensor of a model dir's model.safetensors (copies, writable): encoders/<name>.
 std::map<std::string, at::Tensor> model_weights(const std::string& name);
 

@@ -1,0 +1,170 @@
+// musefm/teachers.h — discrete targets for masked-prediction pretraining.
+//
+//   // k-means (HuBERT iteration 1: 39-dim MFCC, K = 100; iteration 2: a layer, K = 500)
+//   musefm::KMeansConfig kc;  kc.k = 100;  kc.seed = 0;
+//   musefm::KMeans km = musefm::KMeans::fit(frames /*[N, D] float*/, kc);
+//   at::Tensor ids = km.assign(frames);            // [N] int64, nearest centroid
+//   km.save("kmeans.safetensors");
+//
+//   // BEST-RQ (MusicFM): frozen random projection + codebook, loaded from a checkpoint
+//   auto q = musefm::BestRq::load("musicfm_model_dir");
+//   at::Tensor tokens = q.tokens(normalised_mel /*[B, 128, T]*/);  // [B, codebooks, T / 4]
+//
+// Distributed fitting: pass a Collective (musefm/distributed.h); each rank passes its own
+// rows and every rank ends with the same model, equal to a one-process fit on all rows (up to
+// float summation order): batches, the k-means++ sample and the reductions are defined on
+// global row indices.
+//
+// Thread safety: a fitted KMeans / BestRq is immutable; assign() / tokens() may run
+// concurrently.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "musefm/distributed.h"
+#include "musefm/error.h"
+
+namespace musefm {
+
+// ---- k-means -------------------------------------------------------------------------------
+
+struct KMeansConfig {
+  int k = 100;                  ///< clusters
+  int64_t batch_size = 10000;   ///< rows per mini-batch (over all ranks)
+  int max_epochs = 100;         ///< mini-batch passes over the data, at most
+  int max_no_improvement = 10;  ///< stop after this many batches without a better smoothed
+                                ///< batch inertia (0 = run all epochs)
+  int refine_iterations = 20;   ///< full-batch (Lloyd) iterations after the mini-batches
+  double refine_tol = 1e-4;     ///< stop refining when inertia improves by less (relative)
+  int64_t init_size = 0;        ///< rows sampled for k-means++ (0 = max(3 * batch, 3 * k))
+  int n_init = 3;               ///< k-means++ runs on that sample; lowest inertia wins
+  uint64_t seed = 0;            ///< every random choice derives from it
+
+  void validate() const;
+  std::string to_json() const;
+  static KMeansConfig from_json(const std::string& json);
+};
+
+/// What a fit did (reported by `musefm teach` and stored in the model's metadata).
+struct KMeansReport {
+  int64_t rows = 0;  ///< over all ranks
+  int64_t minibatch_steps = 0;
+  int refine_iterations = 0;
+  int reseeded_clusters = 0;    ///< empty clusters moved to far points during refinement
+  double inertia = 0;           ///< sum of squared distances to the nearest centroid
+  std::vector<double> history;  ///< inertia after init, after mini-batches, per refinement
+};
+
+/// Progress callback: (phase "init" | "minibatch" | "refine", step, total steps).
+using KMeansProgress = std::function<void(const std::string&, int64_t, int64_t)>;
+
+class KMeans {
+ public:
+  explicit KMeans(at::Tensor centroids);  ///< [K, D] float32
+
+  /// k-means++ on a sample, mini-batch updates (sklearn MiniBatchKMeans's rule: a centre
+  /// moves to the running mean of the rows assigned to it), then full-batch refinement with
+  /// empty clusters re-seeded at the rows farthest from their centre. x: [N, D] float32 on
+  /// CPU or CUDA (this rank's rows). Throws on fewer than k rows in total, or non-finite rows.
+  static KMeans fit(const at::Tensor& x, const KMeansConfig& config, Collective* group = nullptr,
+                    const KMeansProgress& progress = {}, KMeansReport* report = nullptr);
+
+  at::Tensor assign(const at::Tensor& x) const;  ///< [N] int64
+  /// Sum of squared distances of x's rows to their nearest centroid (summed over ranks).
+  double inertia(const at::Tensor& x, Collective* group = nullptr) const;
+
+  const at::Tensor& centroids() const { return centroids_; }
+  int k() const { return int(centroids_.size(0)); }
+  int64_t dim() const { return centroids_.size(1); }
+
+  /// safetensors: "centroids" [K, D] f32 and string metadata (e.g. the feature recipe).
+  void save(const std::string& path, const std::map<std::string, std::string>& metadata = {}) const;
+  static KMeans load(const std::string& path,
+                     std::map<std::string, std::string>* metadata = nullptr);
+
+ private:
+  at::Tensor centroids_;
+};
+
+// ---- BEST-RQ -------------------------------------------------------------------------------
+
+/// MusicFM's random-projection quantiser: normalised mel [B, F, T] -> stack `stack` frames
+/// ([B, T / stack, stack * F], frame-major) -> x @ P (P [stack * F, dim]) -> L2-normalise x
+/// and the codebook C [codes, dim] -> nearest code. Several codebooks give several tokens.
+class BestRq {
+ public:
+  /// projections [n, in, dim], codebooks [n, codes, dim] (n codebooks), float.
+  BestRq(at::Tensor projections, at::Tensor codebooks, int stack = 4);
+  /// Seeded random quantiser: xavier-normal projections, standard-normal codebooks.
+  static BestRq random(int num_codebooks, int64_t in_dim, int64_t dim, int64_t codes, uint64_t seed,
+                       int stack = 4);
+  /// From a MusicFM model dir or safetensors file holding
+  /// quantizer_melspec_2048_<i>.{random_projection,codebook} (converted checkpoint), or a
+  /// BestRq::save() file.
+  static BestRq load(const std::string& path);
+  void save(const std::string& path) const;
+
+  at::Tensor tokens(const at::Tensor& mel) const;  ///< [B, n, T / stack] int64 (T floored)
+  int num_codebooks() const { return int(projections_.size(0)); }
+  int64_t codes() const { return codebooks_.size(1); }
+  int stack() const { return stack_; }
+
+ private:
+  at::Tensor projections_, codebooks_;
+  int stack_;
+};
+
+// ---- CQT reconstruction target (MERT) ------------------------------------------------------
+
+class NnAudioCqt;  // musefm/features.h
+
+/// MERT's musical target: nnAudio CQT magnitude of the clean waveform (336 bins, 48 per
+/// octave from 32.7 Hz, hop 320 = 75 Hz, linear, unnormalised), transposed to [B, T', 336]
+/// and cropped to the first `frames` encoder frames (mert_model.py). T' = floor(L / 320) + 1
+/// is never shorter than MERT's conv frame count.
+class CqtTarget {
+ public:
+  explicit CqtTarget(int sample_rate = 24000, double label_rate = 75.0);
+  /// wav [L] or [B, L] at sample_rate; frames <= floor(L / hop) + 1. [B, frames, 336] ([frames,
+  /// 336] for [L] input).
+  at::Tensor operator()(const at::Tensor& wav, int64_t frames) const;
+  int64_t bins() const;
+
+ private:
+  std::shared_ptr<const NnAudioCqt> cqt_;
+};
+
+// ---- label sets (fairseq layout) -----------------------------------------------------------
+
+/// A fairseq label file `<split>.<name>`: one line per manifest entry, space-separated ids.
+struct LabelFile {
+  std::string name;                         ///< e.g. "km", "encodec_0"
+  std::vector<std::vector<int64_t>> lines;  ///< ids per manifest entry
+};
+
+/// Writes `<dir>/<split>.<name>` and `<dir>/dict.<name>.txt` ("<id> 1" for 0..k-1), atomically.
+void write_label_file(const std::string& dir, const std::string& split, const LabelFile& labels,
+                      int64_t k);
+
+/// What `musefm teach --verify` checks: one line per manifest entry; frames within
+/// `tolerance_s` of duration x label rate; ids inside the dictionary; non-empty dictionary
+/// and lines. Returns the problems (empty = the label set is valid), each naming the file and
+/// line.
+struct LabelCheck {
+  std::string label_path, dict_path;
+  int64_t lines = 0, k = 0;
+  std::vector<std::string> problems;
+  bool ok() const { return problems.empty(); }
+};
+LabelCheck verify_labels(const std::string& manifest_path, const std::string& label_path,
+                         const std::string& dict_path, double label_rate, double tolerance_s = 0.1,
+                         int sample_rate = 0);
+
+}  // namespace musefm

@@ -1,0 +1,149 @@
+#include "cli/teach_sources.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <memory>
+
+#include "musefm/codec.h"
+#include "musefm/encoder.h"
+#include "musefm/error.h"
+#include "musefm/extract.h"
+#include "musefm/features.h"
+#include "musefm/teachers.h"
+
+namespace musefm::cli {
+namespace {
+
+int encodec_codebooks(double bandwidth) {
+  // EnCodec 24 kHz: n_q = floor(bandwidth * 1000 / (10 * 75)).
+  return int(std::floor(bandwidth * 1000.0 / 750.0 + 1e-9));
+}
+
+Teacher kmeans_mfcc(const TeachOptions& o) {
+  Teacher t;
+  t.names = {"km"};
+  t.k = o.k > 0 ? o.k : 100;
+  t.sample_rate = o.sample_rate;
+  t.needs_kmeans = true;
+  auto mfcc = std::make_shared<KaldiMfcc>(KaldiMfccConfig::hubert(o.sample_rate));
+  t.rate = 1000.0 / mfcc->config().frame_shift_ms;
+  t.features = [mfcc](const at::Tensor& wav) { return (*mfcc)(wav); };  // [T, 39]
+  return t;
+}
+
+Teacher kmeans_layer(const TeachOptions& o) {
+  MUSEFM_CHECK(!o.model.empty(),
+               "teach: --teacher kmeans-layer needs --model DIR (the encoder "
+               "whose layer is clustered)");
+  Encoder enc = Encoder::load(o.model, o.device);
+  MUSEFM_CHECK(o.layer >= 0 && o.layer < enc.config().num_hidden_states(), "teach: --layer ",
+               o.layer, " outside the model's hidden states 0..",
+               enc.config().num_hidden_states() - 1);
+  Teacher t;
+  t.names = {"km"};
+  t.k = o.k > 0 ? o.k : 500;
+  t.sample_rate = enc.config().sample_rate;
+  t.rate = enc.config().frame_rate();
+  t.needs_kmeans = true;
+  ExtractConfig ec;
+  ec.layers = std::to_string(o.layer);
+  ec.pool = "none";
+  ec.window_s = 30;  // long entries in bounded memory (windows stitched frame-exactly)
+  auto ex = std::make_shared<Extractor>(std::move(enc), ec);
+  t.features = [ex](const at::Tensor& wav) { return ex->extract(wav)[0].cpu(); };  // [T, H]
+  return t;
+}
+
+Teacher bestrq(const TeachOptions& o) {
+  MUSEFM_CHECK(!o.model.empty(),
+               "teach: --teacher bestrq needs --model DIR (a converted "
+               "MusicFM model: its mel statistics and quantizer)");
+  const Encoder enc = Encoder::load(o.model, "cpu");
+  MUSEFM_CHECK(enc.config().model_type == "musicfm",
+               "teach: --teacher bestrq reads MusicFM's "
+               "mel; ",
+               o.model, " is a ", enc.config().model_type, " model");
+  auto q = std::make_shared<BestRq>(BestRq::load(o.model));
+  MelConfig mc = MelConfig::musicfm();  // with the model's mel shape (tiny models: fewer bands)
+  mc.n_mels = enc.config().n_mels;
+  mc.n_fft = enc.config().mel_n_fft;
+  mc.hop_length = enc.config().mel_hop_length;
+  mc.sample_rate = enc.config().sample_rate;
+  auto mel = std::make_shared<MelSpectrogram>(mc);
+  const double mean = enc.config().mel_mean, stdev = enc.config().mel_std;
+  Teacher t;
+  for (int i = 0; i < q->num_codebooks(); ++i) t.names.push_back("bestrq_" + std::to_string(i));
+  t.k = q->codes();
+  t.sample_rate = mc.sample_rate;
+  t.rate = double(mc.sample_rate) / mc.hop_length / q->stack();
+  t.label = [q, mel, mean, stdev](const at::Tensor& wav) {
+    const at::Tensor m = ((*mel)(wav)-mean) / stdev;  // [128, T]
+    return q->tokens(m.unsqueeze(0))[0];              // [codebooks, T / 4]
+  };
+  return t;
+}
+
+Teacher encodec(const TeachOptions& o) {
+  MUSEFM_CHECK(!o.codec.empty(),
+               "teach: --teacher encodec needs --codec DIR (a model dir made "
+               "by tools/convert_checkpoint.py encodec)");
+  auto codec = std::make_shared<EncodecTeacher>(EncodecTeacher::load(o.codec, o.device));
+  const int n = codec->num_codebooks(o.bandwidth);
+  Teacher t;
+  for (int i = 0; i < n; ++i) t.names.push_back("encodec_" + std::to_string(i));
+  t.k = codec->config().bins;
+  t.sample_rate = codec->config().sample_rate;
+  t.rate = codec->config().frame_rate();
+  const double bw = o.bandwidth;
+  t.label = [codec, bw](const at::Tensor& wav) {
+    return codec->codes(wav.unsqueeze(0), bw)[0].cpu();  // [n_q, T]
+  };
+  return t;
+}
+
+}  // namespace
+
+Teacher make_teacher(const TeachOptions& o) {
+  if (o.teacher == "kmeans-mfcc") return kmeans_mfcc(o);
+  if (o.teacher == "kmeans-layer") return kmeans_layer(o);
+  if (o.teacher == "bestrq") return bestrq(o);
+  if (o.teacher == "encodec") return encodec(o);
+  MUSEFM_FAIL("teach: unknown --teacher '", o.teacher,
+              "' (kmeans-mfcc, kmeans-layer, bestrq or encodec)");
+}
+
+void set_kmeans(Teacher& t, const std::string& kmeans_path) {
+  auto km = std::make_shared<KMeans>(KMeans::load(kmeans_path));
+  MUSEFM_CHECK(km->k() == t.k, kmeans_path, ": k-means has ", km->k(), " clusters, --k asks for ",
+               t.k);
+  auto features = t.features;
+  t.label = [km, features](const at::Tensor& wav) {
+    const at::Tensor f = features(wav);
+    MUSEFM_CHECK(f.size(1) == km->dim(), "k-means of dimension ", km->dim(), " for features of ",
+                 "dimension ", f.size(1), " (was it fitted with another teacher or layer?)");
+    return km->assign(f).unsqueeze(0);
+  };
+}
+
+double teacher_rate(const std::string& teacher) {
+  if (teacher == "kmeans-mfcc") return 100.0;
+  if (teacher == "bestrq") return 25.0;
+  if (teacher == "encodec") return 75.0;
+  return 0.0;
+}
+
+std::vector<std::string> teacher_label_names(const TeachOptions& o) {
+  if (o.teacher == "encodec") {
+    // With --codec, its own count (codebook size and n_q matter); else EnCodec 24 kHz's.
+    const int count = o.codec.empty() ? encodec_codebooks(o.bandwidth)
+                                      : EncodecTeacher::load(o.codec).num_codebooks(o.bandwidth);
+    std::vector<std::string> n;
+    for (int i = 0; i < count; ++i) n.push_back("encodec_" + std::to_string(i));
+    return n;
+  }
+  if (o.teacher == "bestrq") return {"bestrq_0"};
+  return {"km"};
+}
+
+}  // namespace musefm::cli
