@@ -62,7 +62,7 @@ KMeansConfig KMeansConfig::from_json(const std::string& text) {
 
 namespace {
 
-constexpr int64_t kChunkRows = 16384;  // rows per distance GEMM (bounds the [rows, K] buffer)
+constexpr int64_t kChunkRows = 4096;  // rows per distance GEMM (bounds the [rows, K] buffer)
 
 std::shared_ptr<Collective> or_single(Collective* g) {
   return g ? std::shared_ptr<Collective>(g, [](Collective*) {}) : Collective::single();
