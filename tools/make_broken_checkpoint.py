@@ -5,6 +5,8 @@ tests (tests/convert_musicfm.cmake), so that no broken binaries need to be commi
   make_broken_checkpoint.py SRC.pt OUT.pt --drop KEY      remove tensor KEY
   make_broken_checkpoint.py SRC.pt OUT.pt --add KEY       add a [4] tensor named KEY
   make_broken_checkpoint.py SRC.pt OUT.pt --reshape KEY   grow KEY's first dimension by one
+  make_broken_checkpoint.py SRC.pt OUT.pt                 an unbroken copy (SRC may also be a
+                                                          model.safetensors: saved as a state dict)
   make_broken_checkpoint.py SRC.json OUT.json --drop KEY  remove KEY from a JSON object
   make_broken_checkpoint.py SRC.json OUT.json --add KEY   add KEY (= 0.0) to a JSON object
 
@@ -66,12 +68,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("src")
     ap.add_argument("out")
-    group = ap.add_mutually_exclusive_group(required=True)
+    group = ap.add_mutually_exclusive_group()
     for action in ("drop", "add", "reshape"):
         group.add_argument(f"--{action}", metavar="KEY")
     args = ap.parse_args()
-    action = next(a for a in ("drop", "add", "reshape") if getattr(args, a) is not None)
-    key = getattr(args, action)
+    action = next((a for a in ("drop", "add", "reshape") if getattr(args, a) is not None), None)
+    key = getattr(args, action) if action else None
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
 
     if args.src.endswith(".json"):
@@ -92,14 +94,19 @@ def main():
             f.write("\n")
         return
 
-    ckpt = torch.load(args.src, map_location="cpu", weights_only=True)
+    if args.src.endswith(".safetensors"):  # a model dir's weights, re-saved as a torch state dict
+        from safetensors.torch import load_file
+        ckpt = load_file(args.src)
+    else:
+        ckpt = torch.load(args.src, map_location="cpu", weights_only=True)
     if isinstance(ckpt, dict) and isinstance(ckpt.get("state_dict"), dict):
         tensors = ckpt["state_dict"]
     elif isinstance(ckpt, dict):
         tensors = ckpt
     else:
         fail(f"{args.src} holds a {type(ckpt).__name__}, not a dict of tensors")
-    break_tensors(tensors, action, key)
+    if action:
+        break_tensors(tensors, action, key)
     torch.save(ckpt, args.out)
 
 

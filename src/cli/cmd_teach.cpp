@@ -59,7 +59,6 @@ std::string fit_kmeans(const TeachOptions& o, const Teacher& t,
                  path.c_str());
     return path;
   }
-  MUSEFM_CHECK(o.kmeans_path.empty() || !fs::exists(path) || o.overwrite, "unreachable");
   auto group = Collective::from_env();
   // A seeded choice of ceil(percent * N) entries; rank r reads every world-th of them.
   std::vector<size_t> order(entries.size());
