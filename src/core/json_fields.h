@@ -5,8 +5,10 @@
 #include <nlohmann/json.hpp>
 
 #include <climits>
+#include <fstream>
 #include <limits>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -96,5 +98,19 @@ class JsonFields {
   std::string what_;
   std::set<std::string> seen_;
 };
+
+/// Reads the JSON file `path` and parses it with Config::from_json; errors name the file.
+template <typename Config>
+Config load_config_file(const std::string& path) {
+  std::ifstream in(path);
+  MUSEFM_CHECK(in.good(), "cannot open config '", path, "'");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  try {
+    return Config::from_json(ss.str());
+  } catch (const Error& e) {
+    MUSEFM_FAIL("config '", path, "': ", e.what());
+  }
+}
 
 }  // namespace musefm::detail

@@ -34,9 +34,7 @@ Encoder Encoder::from_weights(const EncoderConfig& config,
                               const std::map<std::string, at::Tensor>& weights,
                               const std::string& device, const std::string& source) {
   config.validate();
-  const at::Device dev(device);
-  MUSEFM_CHECK(dev.is_cpu() || (dev.is_cuda() && at::hasCUDA()), "device '", device,
-               "': ", dev.is_cuda() ? "no CUDA device is available" : "unsupported device type");
+  const at::Device dev = model_detail::checked_device(device);
   model_detail::Weights w = weights;
   auto impl = std::make_shared<Impl>();
   impl->config = config;
@@ -59,14 +57,9 @@ Encoder Encoder::from_weights(const EncoderConfig& config,
 }
 
 Encoder Encoder::load(const std::string& model_dir, const std::string& device) {
-  namespace fs = std::filesystem;
-  MUSEFM_CHECK(fs::is_directory(model_dir), "model directory '", model_dir, "' does not exist");
-  const EncoderConfig config = EncoderConfig::load((fs::path(model_dir) / "config.json").string());
-  const std::string weights_path = (fs::path(model_dir) / "model.safetensors").string();
-  const SafeTensorsFile file = SafeTensorsFile::open(weights_path);
-  std::map<std::string, at::Tensor> weights;
-  for (const auto& t : file.tensors()) weights[t.name] = file.get(t.name);
-  return from_weights(config, weights, device, weights_path);
+  const model_detail::ModelDirPaths files = model_detail::model_dir_paths(model_dir);
+  return from_weights(EncoderConfig::load(files.config), model_detail::read_weights(files.weights),
+                      device, files.weights);
 }
 
 const EncoderConfig& Encoder::config() const { return impl_->config; }

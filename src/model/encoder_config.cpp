@@ -190,15 +190,7 @@ EncoderConfig EncoderConfig::from_json(const std::string& text) {
 }
 
 EncoderConfig EncoderConfig::load(const std::string& path) {
-  std::ifstream in(path);
-  MUSEFM_CHECK(in.good(), "cannot open config '", path, "'");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  try {
-    return from_json(ss.str());
-  } catch (const Error& e) {
-    MUSEFM_FAIL("config '", path, "': ", e.what());
-  }
+  return detail::load_config_file<EncoderConfig>(path);
 }
 
 }  // namespace musefm

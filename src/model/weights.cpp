@@ -1,10 +1,11 @@
 #include "model/weights.h"
 
-#include "model/hybrid.h"
-
+#include <filesystem>
 #include <sstream>
 
+#include "model/hybrid.h"
 #include "musefm/error.h"
+#include "musefm/safetensors.h"
 
 namespace musefm::model_detail {
 namespace {
@@ -131,6 +132,27 @@ Weights checked_weights(const Weights& w, const WeightSpec& spec, const at::Devi
     out[name] = t.to(device, at::kFloat).contiguous();
   }
   return out;
+}
+
+at::Device checked_device(const std::string& device) {
+  const at::Device dev(device);
+  MUSEFM_CHECK(dev.is_cpu() || (dev.is_cuda() && at::hasCUDA()), "device '", device,
+               "': ", dev.is_cuda() ? "no CUDA device is available" : "unsupported device type");
+  return dev;
+}
+
+ModelDirPaths model_dir_paths(const std::string& dir) {
+  namespace fs = std::filesystem;
+  MUSEFM_CHECK(fs::is_directory(dir), "model directory '", dir, "' does not exist");
+  return {(fs::path(dir) / "config.json").string(), (fs::path(dir) / "model.safetensors").string()};
+}
+
+Weights read_weights(const std::string& path, const std::function<bool(const std::string&)>& keep) {
+  const SafeTensorsFile file = SafeTensorsFile::open(path);
+  Weights w;
+  for (const auto& t : file.tensors())
+    if (!keep || keep(t.name)) w[t.name] = file.get(t.name);
+  return w;
 }
 
 }  // namespace musefm::model_detail

@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -36,5 +37,19 @@ void fold_weight_norm(Weights& w, const std::string& prefix, int64_t dim,
 /// weights converted to float32 on `device`.
 Weights checked_weights(const Weights& w, const WeightSpec& spec, const at::Device& device,
                         const std::string& source);
+
+/// The device named `device` ("cpu", "cuda", "cuda:1"); throws when it is not usable here.
+at::Device checked_device(const std::string& device);
+
+/// The files of a model directory: <dir>/config.json and <dir>/model.safetensors. Throws when
+/// the directory does not exist.
+struct ModelDirPaths {
+  std::string config, weights;
+};
+ModelDirPaths model_dir_paths(const std::string& dir);
+
+/// Every tensor of a safetensors file whose name `keep` accepts (all of them without `keep`).
+Weights read_weights(const std::string& path,
+                     const std::function<bool(const std::string&)>& keep = {});
 
 }  // namespace musefm::model_detail

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "features/tensor_util.h"
+#include "model/weights.h"
 #include "musefm/codec.h"
 #include "musefm/safetensors.h"
 #include "teachers/encodec_seanet.h"
@@ -37,9 +38,7 @@ EncodecTeacher EncodecTeacher::from_weights(const EncodecConfig& config,
                                             const std::map<std::string, at::Tensor>& weights,
                                             const std::string& device, const std::string& source) {
   config.validate();
-  const at::Device dev(device);
-  MUSEFM_CHECK(dev.is_cpu() || (dev.is_cuda() && at::hasCUDA()), "device '", device,
-               "': ", dev.is_cuda() ? "no CUDA device is available" : "unsupported device type");
+  const at::Device dev = model_detail::checked_device(device);
   auto impl = std::make_shared<Impl>();
   impl->config = config;
   impl->device = dev;
@@ -69,15 +68,12 @@ EncodecTeacher EncodecTeacher::from_weights(const EncodecConfig& config,
 }
 
 EncodecTeacher EncodecTeacher::load(const std::string& model_dir, const std::string& device) {
-  namespace fs = std::filesystem;
-  MUSEFM_CHECK(fs::is_directory(model_dir), "model directory '", model_dir, "' does not exist");
-  const EncodecConfig config = EncodecConfig::load((fs::path(model_dir) / "config.json").string());
-  const std::string weights_path = (fs::path(model_dir) / "model.safetensors").string();
-  const SafeTensorsFile file = SafeTensorsFile::open(weights_path);
-  std::map<std::string, at::Tensor> weights;
-  for (const auto& t : file.tensors())
-    if (t.name.rfind("decoder.", 0) != 0) weights[t.name] = file.get(t.name);
-  return from_weights(config, weights, device, weights_path);
+  const model_detail::ModelDirPaths files = model_detail::model_dir_paths(model_dir);
+  // The decoder is not needed to label audio.
+  const auto encoder_side = [](const std::string& name) { return name.rfind("decoder.", 0) != 0; };
+  return from_weights(EncodecConfig::load(files.config),
+                      model_detail::read_weights(files.weights, encoder_side), device,
+                      files.weights);
 }
 
 const EncodecConfig& EncodecTeacher::config() const { return impl_->config; }

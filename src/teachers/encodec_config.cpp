@@ -120,15 +120,7 @@ EncodecConfig EncodecConfig::from_json(const std::string& text) {
 }
 
 EncodecConfig EncodecConfig::load(const std::string& path) {
-  std::ifstream in(path);
-  MUSEFM_CHECK(in.good(), "cannot open config '", path, "'");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  try {
-    return from_json(ss.str());
-  } catch (const Error& e) {
-    MUSEFM_FAIL("config '", path, "': ", e.what());
-  }
+  return detail::load_config_file<EncodecConfig>(path);
 }
 
 }  // namespace musefm
