@@ -33,7 +33,7 @@ manifest="$out/labels/train.tsv"
 mkdir -p "$out/labels"
 cp tests/fixtures/real_music.ogg "$out/audio/real_music.ogg"
 {
-  echo "$root/$out/audio"
+  (cd "$out/audio" && pwd)
   for f in real_music.ogg piano_a4.wav cmajor_chord.wav; do
     frames=$("$build/src/cli/musefm" info "$out/audio/$f" --json |
       python3 -c 'import json,sys; d=json.load(sys.stdin); d=d[0] if isinstance(d,list) else d; print(round(d["frames"]*24000/d["sample_rate"]))')
