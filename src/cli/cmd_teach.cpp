@@ -291,7 +291,7 @@ void run(TeachOptions& o) {
   MUSEFM_CHECK(o.nshards >= 1 && o.shard < o.nshards, "teach: --shard ", o.shard,
                " outside [0, --nshards ", o.nshards, ")");
   Teacher t = make_teacher(o);
-  if (t.needs_kmeans) set_kmeans(t, fit_kmeans(o, t, entries));
+  if (t.needs_kmeans) set_kmeans(t, fit_kmeans(o, t, entries), o.k > 0);
   label_shard(o, t, entries);
 }
 

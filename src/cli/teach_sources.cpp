@@ -113,8 +113,9 @@ Teacher make_teacher(const TeachOptions& o) {
               "' (kmeans-mfcc, kmeans-layer, bestrq or encodec)");
 }
 
-void set_kmeans(Teacher& t, const std::string& kmeans_path) {
+void set_kmeans(Teacher& t, const std::string& kmeans_path, bool k_given) {
   auto km = std::make_shared<KMeans>(KMeans::load(kmeans_path));
+  if (!k_given) t.k = km->k();  // the fitted model decides unless --k says otherwise
   MUSEFM_CHECK(km->k() == t.k, kmeans_path, ": k-means has ", km->k(), " clusters, --k asks for ",
                t.k);
   auto features = t.features;

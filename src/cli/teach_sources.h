@@ -42,7 +42,7 @@ struct Teacher {
 /// The teacher `o.teacher` names (kmeans-mfcc | kmeans-layer | bestrq | encodec), with its
 /// model loaded; the k-means teachers label with `set_kmeans` once fitted or loaded.
 Teacher make_teacher(const TeachOptions& o);
-void set_kmeans(Teacher& t, const std::string& kmeans_path);
+void set_kmeans(Teacher& t, const std::string& kmeans_path, bool k_given);
 
 /// Label rate of a teacher without loading it (for --verify): 0 when it depends on a model.
 double teacher_rate(const std::string& teacher);
