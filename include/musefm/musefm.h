@@ -12,6 +12,7 @@
 //   musefm/safetensors.h  memory-mapped safetensors read / atomic write (model weights)
 //   musefm/manifest.h  fairseq audio manifests (train.tsv)
 //   musefm/teachers.h  pretraining targets: k-means, BEST-RQ, fairseq label sets + verification
+//   musefm/train.h     pretraining: masked prediction, AdamW, checkpoints, c10d ranks
 //   musefm/distributed.h  c10d collectives (gloo) for multi-process jobs (torchrun / SLURM)
 //   musefm/runtime.h   opt-in malloc tuning for long inference runs
 //
@@ -66,3 +67,4 @@
 #include "musefm/runtime.h"
 #include "musefm/safetensors.h"
 #include "musefm/teachers.h"
+#include "musefm/train.h"

@@ -11,8 +11,8 @@ int main(int argc, char** argv) {
   CLI::App app{
       "musefm — self-supervised music representations (MERT / MusicFM) in C++.\n"
       "Decode audio, compute the models' exact front-end features, extract embeddings with\n"
-      "MERT-v1 and MusicFM models, and label manifests with teachers (k-means, BEST-RQ,\n"
-      "EnCodec) for pretraining; pretraining and probes come later.",
+      "MERT-v1 and MusicFM models, label manifests with teachers (k-means, BEST-RQ, EnCodec),\n"
+      "pretrain encoders by masked prediction (one CPU to many ranks) and export them.",
       "musefm"};
   app.set_version_flag("--version", std::string("musefm ") + MUSEFM_VERSION);
   app.require_subcommand(1);
@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   musefm::cli::add_features_command(app);
   musefm::cli::add_extract_command(app);
   musefm::cli::add_teach_command(app);
+  musefm::cli::add_pretrain_command(app);
   musefm::cli::add_demo_command(app);
   try {
     app.parse(argc, argv);

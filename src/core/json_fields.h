@@ -58,6 +58,12 @@ class JsonFields {
           MUSEFM_CHECK(v.is_number_integer() && v.get<int64_t>() >= INT32_MIN &&
                            v.get<int64_t>() <= INT32_MAX,
                        what_, ": key '", key, "' must be an array of integers, got ", v.dump());
+      } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+        MUSEFM_CHECK(it->is_array() && it->size() <= 4096, what_, ": key '", key,
+                     "' must be an array of strings");
+        for (const auto& v : *it)
+          MUSEFM_CHECK(v.is_string(), what_, ": key '", key, "' must be an array of strings, got ",
+                       v.dump());
       } else if constexpr (std::is_same_v<T, std::vector<double>>) {
         MUSEFM_CHECK(it->is_array() && it->size() <= 4096, what_, ": key '", key,
                      "' must be an array of numbers");

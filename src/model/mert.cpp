@@ -27,7 +27,8 @@ at::Tensor attention(const EncoderConfig& c, const Weights& w, const std::string
   const auto qkv = linear(h, w, p + ".qkv_proj").chunk(3, -1);
   const at::Tensor q = split(qkv[0]), k = split(qkv[1]), v = split(qkv[2]);
   const at::Tensor o = attend(q, k, v, c.attention, key_mask);
-  return linear(o.transpose(1, 2).reshape({B, T, c.hidden_size}), w, p + ".out_proj");
+  return dropout(linear(o.transpose(1, 2).reshape({B, T, c.hidden_size}), w, p + ".out_proj"),
+                 forward_options().dropout);
 }
 
 // Frames of each item after conv layer i (valid convolution).
@@ -37,7 +38,10 @@ std::vector<int64_t> conv_frames(const EncoderConfig& c, size_t i, std::vector<i
 }
 
 at::Tensor feed_forward(const Weights& w, const std::string& p, const at::Tensor& h) {
-  return linear(at::gelu(linear(h, w, p + ".intermediate_dense")), w, p + ".output_dense");
+  const ForwardOptions& o = forward_options();
+  const at::Tensor a =
+      dropout(at::gelu(linear(h, w, p + ".intermediate_dense")), o.activation_dropout);
+  return dropout(linear(a, w, p + ".output_dense"), o.dropout);
 }
 
 at::Tensor positional_embedding(const EncoderConfig& c, const Weights& w, const at::Tensor& h) {
@@ -152,31 +156,42 @@ std::vector<at::Tensor> mert_forward(const EncoderConfig& c, const Weights& w, c
                                      const HybridInputs& hybrid, int num_states) {
   const size_t wanted =
       size_t(num_states > 0 ? std::min(num_states, c.num_hidden_states()) : c.num_hidden_states());
-  const at::Tensor feats = fuse_hybrid(c, w, mert_extract_features(c, w, x, lengths), hybrid);
+  const ForwardOptions& opt = forward_options();
+  at::Tensor conv = mert_extract_features(c, w, x, lengths);
+  if (opt.training && opt.feature_grad_mult != 1.0)  // fairseq's GradMultiply
+    conv = conv * opt.feature_grad_mult + conv.detach() * (1.0 - opt.feature_grad_mult);
+  if (opt.features_out) *opt.features_out = conv;  // features_pen sees the scaled gradient too
+  const at::Tensor feats = fuse_hybrid(c, w, conv, hybrid);
   std::vector<int64_t> frames;
   for (int64_t n : lengths) frames.push_back(mert_num_frames(c, n));
   const at::Tensor mask = frame_mask(frames, feats.size(1), feats.device());
   const double eps = c.layer_norm_eps;
   at::Tensor h =
       c.feat_proj_layer_norm ? layer_norm(feats, w, "feature_projection.layer_norm", 1e-5) : feats;
-  h = linear(h, w, "feature_projection.projection");
+  h = dropout(linear(h, w, "feature_projection.projection"), opt.dropout_input);
+  if (opt.after_projection) h = opt.after_projection(h);
   h = zero_padding(h, mask);  // HubertEncoder zeroes padded frames before the positional conv
   h = h + positional_embedding(c, w, h);
   std::vector<at::Tensor> states;
   if (!c.do_stable_layer_norm) {  // HubertEncoder (post-LN)
-    h = layer_norm(h, w, "encoder.layer_norm", eps);
+    h = dropout(layer_norm(h, w, "encoder.layer_norm", eps), opt.dropout);
     states.push_back(h);
     for (int n = 0; n < c.num_hidden_layers && states.size() < wanted; ++n) {
       const std::string p = "encoder.layers." + std::to_string(n);
-      h = layer_norm(h + attention(c, w, p + ".attention", h, mask), w, p + ".layer_norm", eps);
-      h = layer_norm(h + feed_forward(w, p + ".feed_forward", h), w, p + ".final_layer_norm", eps);
+      if (!skip_layer()) {
+        h = layer_norm(h + attention(c, w, p + ".attention", h, mask), w, p + ".layer_norm", eps);
+        h = layer_norm(h + feed_forward(w, p + ".feed_forward", h), w, p + ".final_layer_norm",
+                       eps);
+      }
       states.push_back(h);
     }
   } else {  // HubertEncoderStableLayerNorm (pre-LN)
+    h = dropout(h, opt.dropout);
     for (int n = 0; n < c.num_hidden_layers; ++n) {
       const std::string p = "encoder.layers." + std::to_string(n);
       states.push_back(h);
       if (states.size() == wanted) return states;
+      if (skip_layer()) continue;
       h = h + attention(c, w, p + ".attention", layer_norm(h, w, p + ".layer_norm", eps), mask);
       h = h + feed_forward(w, p + ".feed_forward", layer_norm(h, w, p + ".final_layer_norm", eps));
     }

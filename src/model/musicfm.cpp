@@ -44,7 +44,10 @@ at::Tensor res2d(const Weights& w, const std::string& p, const at::Tensor& x,
 }
 
 at::Tensor feed_forward(const Weights& w, const std::string& p, const at::Tensor& h) {
-  return linear(at::silu(linear(h, w, p + ".intermediate_dense")), w, p + ".output_dense");
+  const ForwardOptions& o = forward_options();
+  const at::Tensor a =
+      dropout(at::silu(linear(h, w, p + ".intermediate_dense")), o.activation_dropout);
+  return dropout(linear(a, w, p + ".output_dense"), o.dropout);
 }
 
 // cos / sin tables [T, D] of HF's Wav2Vec2ConformerRotaryPositionalEmbedding:
@@ -75,7 +78,8 @@ at::Tensor self_attention(const EncoderConfig& c, const Weights& w, const std::s
   const at::Tensor q = split(qk[0]), k = split(qk[1]);
   const at::Tensor v = split(linear(h, w, p + ".linear_v"));
   const at::Tensor o = attend(q, k, v, c.attention, mask);
-  return linear(o.transpose(1, 2).reshape({B, T, c.hidden_size}), w, p + ".linear_out");
+  return dropout(linear(o.transpose(1, 2).reshape({B, T, c.hidden_size}), w, p + ".linear_out"),
+                 forward_options().dropout);
 }
 
 at::Tensor conv_module(const EncoderConfig& c, const Weights& w, const std::string& p,
@@ -86,7 +90,8 @@ at::Tensor conv_module(const EncoderConfig& c, const Weights& w, const std::stri
   x = at::conv1d(x, w.at(p + ".depthwise_conv.weight"), {}, 1,
                  (c.conv_depthwise_kernel_size - 1) / 2, 1, c.hidden_size);
   x = at::silu(batch_norm(x, w, p + ".batch_norm"));
-  return at::conv1d(x, w.at(p + ".pointwise_conv2.weight")).transpose(1, 2);
+  return dropout(at::conv1d(x, w.at(p + ".pointwise_conv2.weight")).transpose(1, 2),
+                 forward_options().dropout);
 }
 }  // namespace
 
@@ -217,6 +222,7 @@ std::vector<at::Tensor> musicfm_conformer(const EncoderConfig& c, const Weights&
     const std::string p = "conformer.layers." + std::to_string(n);
     states.push_back(h);
     if (states.size() == wanted) return states;
+    if (skip_layer()) continue;
     h = h + 0.5 * feed_forward(w, p + ".ffn1", layer_norm(h, w, p + ".ffn1_layer_norm", eps));
     h = h + self_attention(c, w, p + ".self_attn",
                            layer_norm(h, w, p + ".self_attn_layer_norm", eps), cos, sin, mask);

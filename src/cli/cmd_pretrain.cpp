@@ -1,0 +1,156 @@
+// musefm pretrain / musefm export: masked-prediction pretraining from a recipe, and turning a
+// checkpoint into a model dir for `musefm extract`.
+#include <ATen/Parallel.h>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "cli/progress.h"
+#include "musefm/distributed.h"
+#include "musefm/train.h"
+
+namespace musefm::cli {
+namespace fs = std::filesystem;
+namespace {
+
+struct PretrainOptions {
+  std::string recipe, data, labels, out;
+  std::vector<std::string> set;
+  int64_t max_steps = 0;
+  double max_seconds = 0;
+  std::string device;
+  int threads = 0;
+  bool overwrite = false, quiet = false;
+};
+
+extern "C" void on_signal(int sig) {
+  Pretrainer::request_stop();
+  std::signal(sig, SIG_DFL);  // a second signal stops at once
+}
+
+std::string fmt_map(const std::map<std::string, double>& m, int precision) {
+  std::ostringstream os;
+  os.precision(precision);
+  bool first = true;
+  for (const auto& [k, v] : m) {
+    os << (first ? "" : " ") << k << " " << v;
+    first = false;
+  }
+  return os.str();
+}
+
+void run_pretrain(const PretrainOptions& o) {
+  std::vector<std::string> set = o.set;
+  if (!o.data.empty()) set.push_back("data.manifest_dir=\"" + o.data + "\"");
+  if (!o.labels.empty()) set.push_back("data.labels_dir=\"" + o.labels + "\"");
+  if (o.max_steps > 0) set.push_back("optim.max_steps=" + std::to_string(o.max_steps));
+  if (o.max_seconds > 0) set.push_back("run.max_seconds=" + std::to_string(o.max_seconds));
+  if (!o.device.empty()) set.push_back("run.device=\"" + o.device + "\"");
+  PretrainConfig config = PretrainConfig::load(o.recipe, set);
+  if (o.threads > 0) at::set_num_threads(o.threads);
+  auto group = Collective::from_env();
+  if (o.overwrite && group->rank() == 0) {
+    for (const char* f : {"checkpoints", "train.jsonl", "failures.jsonl", "config.json"})
+      fs::remove_all(fs::path(o.out) / f);
+  }
+  group->barrier();
+  fs::create_directories(o.out);
+  Pretrainer trainer(config, o.out, group);
+  const int64_t start = trainer.next_step();
+  const bool show = group->rank() == 0 && !o.quiet;
+  if (show) {
+    std::fprintf(stderr,
+                 "musefm pretrain: %s model (%d layers x %d), %zu label set(s), %d rank(s)%s\n",
+                 config.model.model_type.c_str(), config.model.num_hidden_layers,
+                 config.model.hidden_size, config.data.labels.size(), group->world_size(),
+                 start > 0 ? (", resuming at step " + std::to_string(start)).c_str() : "");
+  }
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  std::unique_ptr<Progress> bar;
+  if (show) bar = std::make_unique<Progress>("pretrain", config.optim.max_steps - start);
+  const PretrainResult r = trainer.run([&](const StepRecord& s) {
+    if (!bar) return;
+    std::ostringstream note;
+    note.precision(4);
+    note << "loss " << s.loss << " acc " << fmt_map(s.accuracy, 3) << (s.skipped ? " SKIPPED" : "");
+    bar->step(1, note.str());
+  });
+  if (bar) bar->finish();
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  if (!show) return;
+  std::printf("steps %lld..%lld of %lld; loss %.4f; masked accuracy %s\n",
+              static_cast<long long>(r.first_step), static_cast<long long>(r.last_step),
+              static_cast<long long>(config.optim.max_steps), r.last.loss,
+              fmt_map(r.last.accuracy, 4).c_str());
+  if (!r.valid.empty())
+    std::printf("validation at step %lld: loss %.4f; masked accuracy %s\n",
+                static_cast<long long>(r.valid.back().step), r.valid.back().loss,
+                fmt_map(r.valid.back().accuracy, 4).c_str());
+  if (r.skipped_items > 0)
+    std::printf("%lld manifest entries left out (see %s/failures.jsonl)\n",
+                static_cast<long long>(r.skipped_items), o.out.c_str());
+  std::printf("checkpoint: %s\nlog: %s/train.jsonl (plot: tools/plot_training.py)\n",
+              r.last_checkpoint.c_str(), o.out.c_str());
+  if (r.last_step < config.optim.max_steps)
+    std::printf("stopped early: rerun the same command to resume\n");
+  std::printf("export: musefm export %s --out MODEL_DIR\n", o.out.c_str());
+}
+}  // namespace
+
+void add_pretrain_command(CLI::App& app) {
+  auto o = std::make_shared<PretrainOptions>();
+  auto* cmd = app.add_subcommand(
+      "pretrain",
+      "Masked-prediction pretraining of a MERT- or MusicFM-style encoder from a recipe\n"
+      "(configs/pretrain/*.json) on a fairseq manifest and label sets made by `musefm teach`.\n"
+      "The label sets are verified before any compute. Writes <out>/train.jsonl (one line per\n"
+      "update), <out>/config.json and atomic checkpoints in <out>/checkpoints; rerunning the\n"
+      "same command resumes exactly where the newest checkpoint stopped (also after SIGKILL).\n"
+      "Ctrl-C / SIGTERM stop after the current update with a checkpoint. Multi-process: launch\n"
+      "with `torchrun --nproc-per-node N --no-python musefm pretrain ...` or `srun` (c10d gloo);\n"
+      "only rank 0 writes. Examples:\n"
+      "  musefm pretrain --config configs/pretrain/tiny-cpu.json --data labels/ --out runs/tiny\n"
+      "  musefm pretrain --config configs/pretrain/mert-v1-95m.json --data data/ --out runs/95m "
+      "\\\n"
+      "      --set optim.lr=2e-4 --set data.max_tokens=1000000");
+  cmd->add_option("--config", o->recipe, "Pretraining recipe (JSON)")->required();
+  cmd->add_option("--data", o->data,
+                  "Folder with <split>.tsv and the label sets (sets data.manifest_dir)");
+  cmd->add_option("--labels", o->labels, "Label sets in another folder (data.labels_dir)");
+  cmd->add_option("--out", o->out, "Run folder (log, config, checkpoints)")->required();
+  cmd->add_option("--set", o->set, "Override a recipe field: section.key=value (repeatable)");
+  cmd->add_option("--max-steps", o->max_steps, "Override optim.max_steps");
+  cmd->add_option("--max-seconds", o->max_seconds,
+                  "Stop with a checkpoint after this much training time (run.max_seconds)");
+  cmd->add_option("--device", o->device, "cpu, cuda or cuda:N (run.device)");
+  cmd->add_option("--threads", o->threads, "CPU threads (0 = all cores)");
+  cmd->add_flag("--overwrite", o->overwrite, "Delete the run folder's checkpoints and log first");
+  cmd->add_flag("--quiet", o->quiet, "No progress bar or summary");
+  cmd->callback([o] { run_pretrain(*o); });
+
+  auto e = std::make_shared<std::pair<std::string, std::string>>();
+  auto* ex = app.add_subcommand(
+      "export",
+      "Write the encoder of a pretraining checkpoint as a model dir (config.json +\n"
+      "model.safetensors, Hugging Face / MusicFM names) for `musefm extract` and the C++ API.\n"
+      "Example: musefm export runs/tiny --out models/tiny   (a run folder: its newest checkpoint)");
+  ex->add_option("checkpoint", e->first, "Checkpoint file, or a run folder")->required();
+  ex->add_option("--out", e->second, "Model dir to write")->required();
+  ex->callback([e] {
+    std::string ck = e->first;
+    if (fs::is_directory(ck)) {
+      ck = latest_checkpoint(e->first);
+      MUSEFM_CHECK(!ck.empty(), "export: no checkpoint (step-*.safetensors) in '", e->first, "'");
+    }
+    export_checkpoint(ck, e->second);
+    std::printf("exported %s -> %s\n", ck.c_str(), e->second.c_str());
+  });
+}
+
+}  // namespace musefm::cli

@@ -1,0 +1,87 @@
+// AdamW and learning-rate schedules.
+#include "train/optim.h"
+
+#include <cmath>
+#include <map>
+
+namespace musefm::train_detail {
+
+double learning_rate(const PretrainOptimConfig& o, int64_t update) {
+  const double u = double(update);
+  if (o.warmup_steps > 0 && update <= o.warmup_steps) return o.lr * u / double(o.warmup_steps);
+  if (o.schedule == "constant") return o.lr;
+  const double span = double(o.max_steps - o.warmup_steps);
+  const double progress = span > 0 ? std::min(1.0, (u - double(o.warmup_steps)) / span) : 1.0;
+  if (o.schedule == "cosine")
+    return o.end_lr + 0.5 * (o.lr - o.end_lr) * (1.0 + std::cos(M_PI * progress));
+  return o.end_lr + (o.lr - o.end_lr) * std::pow(1.0 - progress, o.power);  // polynomial
+}
+
+AdamW::AdamW(const PretrainOptimConfig& o, const Named& params) : o_(o), params_(params) {
+  for (const auto& [name, p] : params_) {
+    m_.push_back(at::zeros_like(p, at::MemoryFormat::Contiguous).detach());
+    v_.push_back(at::zeros_like(p, at::MemoryFormat::Contiguous).detach());
+  }
+}
+
+void AdamW::step(double lr) {
+  at::NoGradGuard no_grad;
+  ++steps_;
+  std::vector<at::Tensor> p, g;
+  for (const auto& [name, t] : params_) {
+    p.push_back(t);
+    g.push_back(t.grad());
+  }
+  // torch.optim.AdamW: p *= 1 - lr wd; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
+  // p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+  if (o_.weight_decay > 0) at::_foreach_mul_(p, 1.0 - lr * o_.weight_decay);
+  at::_foreach_lerp_(m_, g, 1.0 - o_.beta1);
+  at::_foreach_mul_(v_, o_.beta2);
+  at::_foreach_addcmul_(v_, g, g, 1.0 - o_.beta2);
+  const double bias1 = 1.0 - std::pow(o_.beta1, double(steps_));
+  const double bias2 = 1.0 - std::pow(o_.beta2, double(steps_));
+  std::vector<at::Tensor> denom = at::_foreach_sqrt(v_);
+  at::_foreach_div_(denom, std::sqrt(bias2));
+  at::_foreach_add_(denom, o_.eps);
+  at::_foreach_addcdiv_(p, m_, denom, -lr / bias1);
+}
+
+Named AdamW::state() const {
+  Named out;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    out.emplace_back("adam_m/" + params_[i].first, m_[i]);
+    out.emplace_back("adam_v/" + params_[i].first, v_[i]);
+  }
+  return out;
+}
+
+void AdamW::load_state(const std::map<std::string, at::Tensor>& tensors, int64_t steps) {
+  at::NoGradGuard no_grad;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const std::string& n = params_[i].first;
+    for (auto [prefix, dst] : {std::pair{"adam_m/", &m_[i]}, {"adam_v/", &v_[i]}}) {
+      auto it = tensors.find(prefix + n);
+      MUSEFM_CHECK(it != tensors.end(), "checkpoint: optimiser state '", prefix, n, "' is missing");
+      MUSEFM_CHECK(it->second.sizes() == dst->sizes(), "checkpoint: optimiser state '", prefix, n,
+                   "' has shape ", it->second.sizes(), ", expected ", dst->sizes());
+      dst->copy_(it->second);
+    }
+  }
+  steps_ = steps;
+}
+
+double gradient_norm(const Named& params) {
+  at::NoGradGuard no_grad;
+  double sq = 0;
+  for (const auto& [name, p] : params)
+    if (p.grad().defined()) sq += p.grad().to(at::kDouble).square().sum().item<double>();
+  return std::sqrt(sq);
+}
+
+void scale_gradients(const Named& params, double factor) {
+  at::NoGradGuard no_grad;
+  for (const auto& [name, p] : params)
+    if (p.grad().defined()) p.grad().mul_(factor);
+}
+
+}  // namespace musefm::train_detail
