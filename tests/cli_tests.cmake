@@ -81,3 +81,7 @@ musefm_cli_test(extract_isolates_failures ARGS extract ${_out}/batch_in --model 
 musefm_cli_test(extract_safetensors ARGS extract ${_fx}/real_24k.wav --model ${_tiny}
   --out-dir ${_out}/emb_st --format safetensors --layers -1 --overwrite REGEX "1 written"
   FILES ${_out}/emb_st/real_24k.safetensors ${_out}/emb_st/real_24k.json)
+musefm_cli_test(pretrain_help ARGS pretrain --help REGEX "torchrun.*--config.*--data.*--set")
+musefm_cli_test(export_help ARGS export --help REGEX "model dir.*--out")
+musefm_cli_test(pretrain_missing_recipe ARGS pretrain --config /nonexistent.json --out ${_out}/p RC 1
+  REGEX "cannot open pretrain config '/nonexistent.json'")

@@ -149,6 +149,24 @@ TEST(CliPretrain, ADeadRankStopsItsPeerWithAClearError) {
               log.substr(log.rfind("musefm:")).c_str());
 }
 
+// The standard launcher: torchrun --no-python starts the ranks with its own environment.
+TEST(CliPretrain, RunsUnderTorchrun) {
+  const std::string tmp = test::temp_dir();
+  const std::string torchrun = std::string(MUSEFM_SOURCE_DIR) + "/.venv/bin/torchrun";
+  ASSERT_TRUE(fs::exists(torchrun)) << "no " << torchrun << " (tools/setup.sh installs it)";
+  const std::string dir = test::make_pretrain_data(tmp + "/trun_data", 6);
+  const std::string run = tmp + "/trun_run";
+  const std::string cmd =
+      torchrun + " --nproc-per-node 2 --master-port " + std::to_string(free_port() + 2) +
+      " --no-python " + cli() + " pretrain " + test::tiny_pretrain_cli_args(dir) +
+      " --set optim.max_steps=2 --quiet --threads 1 --out " + run + " > " + tmp + "/trun_log 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << test::read_bytes(tmp + "/trun_log");
+  EXPECT_EQ(newest_step(run), 2);
+  std::ifstream cfg(run + "/train.jsonl");
+  const std::string text((std::istreambuf_iterator<char>(cfg)), {});
+  EXPECT_NE(text.find("\"step\":2"), std::string::npos);
+}
+
 TEST(CliPretrain, BadRecipesFailBeforeAnyCompute) {
   const std::string tmp = test::temp_dir();
   const std::string dir = test::make_pretrain_data(tmp + "/badcfg_data", 3);

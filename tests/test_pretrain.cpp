@@ -1,6 +1,7 @@
 // Pretraining: recipes, masks, schedule, AdamW and the loss against the PyTorch reference
 // (tools/make_pretrain_fixtures.py), learning, label verification, exact resume, export.
 #include <gtest/gtest.h>
+#include <sndfile.h>
 
 #include <filesystem>
 #include <fstream>
@@ -302,6 +303,85 @@ TEST(PretrainLoader, TargetsLineUpWithTheCroppedAudio) {
   }
   ASSERT_GT(total, 100);
   EXPECT_GT(double(same) / total, 0.95) << same << " of " << total;
+}
+}  // namespace
+}  // namespace musefm
+
+namespace musefm {
+namespace {
+// MusicFM's objective: noise-masked waveform, linear head, BatchNorm in training mode.
+TEST(Pretrainer, TrainsAndExportsAMusicFmModel) {
+  const std::string dir = test::make_pretrain_data(test::temp_dir() + "/mfm", 6);
+  PretrainConfig c = test::tiny_pretrain_config(dir);
+  c.model = EncoderConfig::load(std::string(MUSEFM_CONFIGS_DIR) + "/tiny-musicfm.json");
+  c.objective.prediction = "linear";
+  c.objective.masking = "noise";
+  c.objective.cqt_weight = 0;
+  c.objective.feature_pen_weight = 0;
+  c.objective.feature_grad_mult = 1;
+  c.optim.max_steps = 20;
+  c.optim.warmup_steps = 2;
+  c.run.checkpoint_every = 20;
+  c.validate();
+  const std::string out = test::temp_dir() + "/mfm_run";
+  std::vector<StepRecord> steps;
+  {
+    Pretrainer p(c, out);
+    p.run([&](const StepRecord& s) { steps.push_back(s); });
+  }
+  ASSERT_EQ(steps.size(), 20u);
+  // Noise masking hits whole 400 ms chunks (10 frames at 25 Hz) with probability 0.6.
+  int64_t masked = 0;
+  for (const auto& s : steps) masked += s.masked_frames;
+  EXPECT_GT(masked, 0);
+  EXPECT_LT(steps.back().loss, steps.front().loss);
+  EXPECT_EQ(steps.back().losses.count("cqt"), 0u);
+  // BatchNorm running statistics were updated and are exported with the encoder.
+  const Checkpoint ck = load_checkpoint(latest_checkpoint(out));
+  const at::Tensor var = ck.tensors.at("buffer/conv.conv.0.bn1.running_var");
+  EXPECT_FALSE(at::allclose(var, at::ones_like(var)));
+  const std::string model_dir = test::temp_dir() + "/mfm_model";
+  export_checkpoint(latest_checkpoint(out), model_dir);
+  const Encoder enc = Encoder::load(model_dir);
+  const auto states = enc.forward(test::load_wav(test::fixture("real_24k.wav")).unsqueeze(0));
+  EXPECT_EQ(int(states.size()), c.model.num_hidden_layers + 1);
+  EXPECT_TRUE(at::isfinite(states.back()).all().item<bool>());
+}
+
+// An item whose samples are finite but huge (1e30) overflows the CQT loss: the update is
+// skipped and reported, the parameters stay finite and the run goes on. An item that stopped
+// decoding is trained as silence and reported.
+TEST(Pretrainer, SkipsAndReportsNonFiniteUpdates) {
+  const std::string dir = test::make_pretrain_data(test::temp_dir() + "/nan", 4);
+  {
+    std::vector<float> loud(36000);
+    for (size_t t = 0; t < loud.size(); ++t) loud[t] = 1e30f * float(int(t % 7) - 3);
+    test::write_sndfile(dir + "/audio/train_0.wav", loud, 1, 24000,
+                        SF_FORMAT_WAV | SF_FORMAT_FLOAT);
+  }
+  PretrainConfig c = test::tiny_pretrain_config(dir);
+  c.data.max_tokens = 24000;  // one item per update
+  c.data.mixup_prob = 0;
+  c.optim.max_steps = 8;
+  c.optim.max_skipped_steps = 8;
+  int skipped = 0, done = 0;
+  const std::string out = test::temp_dir() + "/nan_run";
+  {
+    Pretrainer p(c, out);
+    p.run([&](const StepRecord& s) {
+      skipped += s.skipped;
+      ++done;
+    });
+  }
+  EXPECT_EQ(done, 8);
+  EXPECT_GE(skipped, 1);
+  EXPECT_LT(skipped, 8);
+  for (const auto& [n, t] : load_checkpoint(latest_checkpoint(out)).tensors)
+    EXPECT_TRUE(at::isfinite(t).all().item<bool>()) << n;
+  const std::string log = test::read_bytes(out + "/train.jsonl");
+  EXPECT_NE(log.find("\"event\":\"unreadable\""), std::string::npos);
+  EXPECT_NE(log.find("train_1.wav"), std::string::npos);
+  EXPECT_NE(log.find("\"skipped\":true"), std::string::npos);
 }
 }  // namespace
 }  // namespace musefm

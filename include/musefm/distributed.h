@@ -1,5 +1,5 @@
 // musefm/distributed.h — the collectives a multi-process job needs (k-means teachers,
-// pretraining), on PyTorch's c10d: gloo on CPU (NCCL on GPU, with pretraining).
+// pretraining), on PyTorch's c10d: gloo on CPU, NCCL for CUDA tensors.
 //
 //   auto group = musefm::Collective::from_env();   // RANK, WORLD_SIZE, MASTER_ADDR/PORT
 //   std::vector<at::Tensor> t{sums, counts};         // or SLURM_PROCID / SLURM_NTASKS
@@ -49,6 +49,8 @@ class Collective {
   /// Rank `root`'s values to every rank, in place.
   virtual void broadcast(std::vector<at::Tensor>& tensors, int root = 0) = 0;
   virtual void barrier() = 0;
+  /// True when the group reduces CUDA tensors (NCCL); false: CPU tensors (gloo).
+  virtual bool reduces_cuda() const { return false; }
 
   /// World size 1: every operation is a no-op.
   static std::shared_ptr<Collective> single();
@@ -57,6 +59,11 @@ class Collective {
   static std::shared_ptr<Collective> gloo(const RendezvousConfig& config);
   /// gloo(RendezvousConfig::from_env()).
   static std::shared_ptr<Collective> from_env();
+  /// A c10d NCCL process group on CUDA device `device` (its own TCPStore at master_port + 1);
+  /// world size 1 gives single(). Throws when this build has no NCCL.
+  static std::shared_ptr<Collective> nccl(const RendezvousConfig& config, int device);
+  /// Whether this build of musefm has NCCL (libtorch with CUDA and nccl.h at build time).
+  static bool nccl_available();
 };
 
 }  // namespace musefm

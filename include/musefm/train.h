@@ -19,11 +19,15 @@
 // Optimisation: AdamW, warmup + polynomial or cosine decay, clipping, accumulation, a guard
 // that skips non-finite steps.
 //
-// Determinism: batches, crops, masks and mixup are functions of (seed, step, item); the
-// default generator (dropout) is reseeded from (seed, step, rank) before every micro-batch.
-// Resuming from a checkpoint therefore continues exactly as an uninterrupted run, and a global
-// batch split over N ranks gives the same gradients as one rank (up to summation order) when
-// the model has no batch statistics (MERT family; MusicFM's BatchNorm sees its rank's share).
+// Updates: an update is world_size x optim.accumulate consecutive micro-batches of the plan;
+// micro-batch j of an update runs on rank j % world_size, and the loss is normalised by the
+// masked frames of the whole update. Crops, masks, mixup and noise are functions of (seed,
+// micro-batch, item); the default generator (dropout) is reseeded from (seed, step, j) before
+// every micro-batch. Hence a run resumed from a checkpoint continues exactly as an
+// uninterrupted one, and N ranks give the parameters of one rank that accumulates N
+// micro-batches (bit for bit on CPU: every micro-batch is computed the same way). MusicFM's
+// BatchNorm statistics are per micro-batch; its running statistics follow rank 0 (DDP's
+// broadcast_buffers).
 //
 // Thread safety: a Pretrainer is used from one thread; it runs its own loader threads.
 #pragma once
@@ -52,8 +56,8 @@ struct PretrainDataConfig {
   double label_tolerance_s = 0.1;         ///< verify_labels() duration tolerance
   int64_t max_sample_size = 120000;       ///< crop length (MERT-95M: 5 s at 24 kHz)
   int64_t min_sample_size = 72000;        ///< shorter items are left out (3 s)
-  int64_t max_tokens = 2000000;           ///< samples per rank and micro-batch
-  int max_batch_items = 0;                ///< items per rank and micro-batch; 0 = no limit
+  int64_t max_tokens = 2000000;           ///< samples per micro-batch (= per rank and step)
+  int max_batch_items = 0;                ///< items per micro-batch; 0 = no limit
   double mixup_prob = 0.5;                ///< MERT: chance an item gets in-batch noise
   int mixup_max_segments = 3;             ///< 1..this many segments from other items
   int64_t mixup_min_length = 12000;       ///< segment length range (samples)
@@ -145,7 +149,7 @@ struct StepRecord {
   std::map<std::string, double> accuracy;  ///< masked-frame accuracy per label
   int64_t masked_frames = 0, samples = 0;  ///< this update, all ranks
   double samples_per_s = 0, tokens_per_s = 0, elapsed_s = 0;
-  bool skipped = false;  ///< non-finite gradients: update skipped
+  bool skipped = false;  ///< non-finite loss or gradients: update skipped
   std::string to_json() const;
 };
 

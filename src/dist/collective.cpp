@@ -9,6 +9,7 @@
 #include <map>
 #include <string>
 
+#include "dist/c10d_group.h"
 #include "musefm/distributed.h"
 
 namespace musefm {
@@ -36,92 +37,6 @@ class Single final : public Collective {
     MUSEFM_CHECK(root == 0, "broadcast: root ", root, " in a group of one process");
   }
   void barrier() override {}
-};
-
-class Gloo final : public Collective {
- public:
-  explicit Gloo(const RendezvousConfig& c) : config_(c) {
-    c10d::TCPStoreOptions opts;
-    opts.port = uint16_t(c.master_port);
-    opts.isServer = c.rank == 0;
-    opts.numWorkers = c.world_size;
-    opts.waitWorkers = true;
-    opts.timeout = c.timeout;
-    try {
-      store_ = c10::make_intrusive<c10d::TCPStore>(c.master_addr, opts);
-      auto o = c10d::ProcessGroupGloo::Options::create_default(c.timeout);
-      pg_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store_, c.rank, c.world_size, o);
-    } catch (const c10::Error& e) {
-      MUSEFM_FAIL("distributed: rank ", c.rank, " of ", c.world_size, " could not join the ",
-                  "group at ", c.master_addr, ":", c.master_port, " within ",
-                  c.timeout.count() / 1000.0, " s: ", e.what_without_backtrace());
-    } catch (const std::exception& e) {
-      MUSEFM_FAIL("distributed: rank ", c.rank, " of ", c.world_size, " could not join the ",
-                  "group at ", c.master_addr, ":", c.master_port, " within ",
-                  c.timeout.count() / 1000.0, " s: ", e.what());
-    }
-  }
-  int rank() const override { return config_.rank; }
-  int world_size() const override { return config_.world_size; }
-
-  void all_reduce_sum(std::vector<at::Tensor>& tensors) override {
-    // c10d reduces a list of same-shaped tensors (one per device): ours differ, so each dtype's
-    // tensors travel as one flat buffer.
-    std::map<at::ScalarType, std::vector<size_t>> by_type;
-    for (size_t i = 0; i < tensors.size(); ++i) {
-      MUSEFM_CHECK(tensors[i].device().is_cpu(), "all_reduce_sum: CPU tensors only (gloo)");
-      by_type[tensors[i].scalar_type()].push_back(i);
-    }
-    for (const auto& [type, idx] : by_type) {
-      std::vector<at::Tensor> parts;
-      for (size_t i : idx) parts.push_back(tensors[i].reshape({-1}));
-      std::vector<at::Tensor> flat{at::cat(parts)};
-      run("all_reduce", [&] {
-        c10d::AllreduceOptions o;
-        o.reduceOp = c10d::ReduceOp::SUM;
-        return pg_->allreduce(flat, o);
-      });
-      int64_t at = 0;
-      for (size_t i : idx) {
-        const int64_t n = tensors[i].numel();
-        tensors[i].copy_(flat[0].narrow(0, at, n).view(tensors[i].sizes()));
-        at += n;
-      }
-    }
-  }
-  void broadcast(std::vector<at::Tensor>& tensors, int root) override {
-    MUSEFM_CHECK(root >= 0 && root < config_.world_size, "broadcast: root ", root, " outside the ",
-                 config_.world_size, " ranks");
-    run("broadcast", [&] {
-      c10d::BroadcastOptions o;
-      o.rootRank = root;
-      return pg_->broadcast(tensors, o);
-    });
-  }
-  void barrier() override {
-    run("barrier", [&] { return pg_->barrier(c10d::BarrierOptions()); });
-  }
-
- private:
-  template <typename F>
-  void run(const char* what, F&& start) {
-    try {
-      auto work = start();
-      work->wait(config_.timeout);
-    } catch (const c10::Error& e) {
-      MUSEFM_FAIL("distributed ", what, " failed on rank ", config_.rank, " of ",
-                  config_.world_size, " (a peer died or timed out after ",
-                  config_.timeout.count() / 1000.0, " s?): ", e.what_without_backtrace());
-    } catch (const std::exception& e) {
-      MUSEFM_FAIL("distributed ", what, " failed on rank ", config_.rank, " of ",
-                  config_.world_size, " (a peer died or timed out after ",
-                  config_.timeout.count() / 1000.0, " s?): ", e.what());
-    }
-  }
-
-  RendezvousConfig config_;
-  c10::intrusive_ptr<c10d::Store> store_;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> pg_;
 };
 
 }  // namespace
@@ -165,8 +80,22 @@ std::shared_ptr<Collective> Collective::single() { return std::make_shared<Singl
 std::shared_ptr<Collective> Collective::gloo(const RendezvousConfig& config) {
   config.validate();
   if (config.world_size == 1) return single();
-  return std::make_shared<Gloo>(config);
+  return dist_detail::join(config, config.master_port, "gloo", [&](auto store) {
+    auto o = c10d::ProcessGroupGloo::Options::create_default(config.timeout);
+    return c10::make_intrusive<c10d::ProcessGroupGloo>(store, config.rank, config.world_size, o);
+  });
 }
+
+#ifndef MUSEFM_WITH_NCCL
+bool Collective::nccl_available() { return false; }
+std::shared_ptr<Collective> Collective::nccl(const RendezvousConfig& config, int) {
+  config.validate();
+  if (config.world_size == 1) return single();
+  MUSEFM_FAIL(
+      "distributed: this build of musefm has no NCCL (it was built without CUDA or without "
+      "nccl.h); use gloo");
+}
+#endif
 
 std::shared_ptr<Collective> Collective::from_env() { return gloo(RendezvousConfig::from_env()); }
 

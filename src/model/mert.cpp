@@ -111,6 +111,27 @@ at::Tensor mert_extract_features(const EncoderConfig& c, const Weights& w, const
     field = (field - 1) * c.conv_stride[i] + c.conv_kernel[i];
   for (int s : c.conv_stride) hop *= s;
   const int64_t T = mert_num_frames(c, x.size(1));
+  if (forward_options().training && lengths.empty()) {
+    // Training crops are short and unpadded: the whole stack in one pass with the native
+    // GroupNorm (fewer passes over layer 0's activations, a fused backward), as HF's
+    // HubertGroupNormConvLayer.
+    at::Tensor h = x.unsqueeze(1);
+    for (size_t i = 0; i < c.conv_dim.size(); ++i) {
+      const std::string p = "feature_extractor.conv_layers." + std::to_string(i);
+      const at::Tensor bias = c.conv_bias ? W(w, p + ".conv.bias") : at::Tensor();
+      h = at::conv1d(h, W(w, p + ".conv.weight"), bias, c.conv_stride[i]);
+      if (c.feat_extract_norm == "group" && i == 0) {
+        h = at::group_norm(h, c.conv_dim[0], W(w, p + ".layer_norm.weight"),
+                           W(w, p + ".layer_norm.bias"), 1e-5);
+      } else if (c.feat_extract_norm == "layer") {
+        h = layer_norm(h.transpose(1, 2), w, p + ".layer_norm", 1e-5).transpose(1, 2);
+      }
+      h = at::gelu(h);
+    }
+    MUSEFM_CHECK(h.size(2) == T && T > 0, "MERT conv stack: input of ", x.size(1),
+                 " samples gives no frame");
+    return h.transpose(1, 2);
+  }
   // GroupNorm(num_groups = channels) on layer 0 normalises each channel over the whole clip
   // (only over each item's own frames when padded); later valid convolutions never read past
   // an item's end, so the stack can then run chunk by chunk on the shared frame grid.

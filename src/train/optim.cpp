@@ -21,6 +21,7 @@ AdamW::AdamW(const PretrainOptimConfig& o, const Named& params) : o_(o), params_
   for (const auto& [name, p] : params_) {
     m_.push_back(at::zeros_like(p, at::MemoryFormat::Contiguous).detach());
     v_.push_back(at::zeros_like(p, at::MemoryFormat::Contiguous).detach());
+    step_.push_back(at::zeros({}, p.options().dtype(at::kFloat)).detach());
   }
 }
 
@@ -32,18 +33,12 @@ void AdamW::step(double lr) {
     p.push_back(t);
     g.push_back(t.grad());
   }
-  // torch.optim.AdamW: p *= 1 - lr wd; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
-  // p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
-  if (o_.weight_decay > 0) at::_foreach_mul_(p, 1.0 - lr * o_.weight_decay);
-  at::_foreach_lerp_(m_, g, 1.0 - o_.beta1);
-  at::_foreach_mul_(v_, o_.beta2);
-  at::_foreach_addcmul_(v_, g, g, 1.0 - o_.beta2);
-  const double bias1 = 1.0 - std::pow(o_.beta1, double(steps_));
-  const double bias2 = 1.0 - std::pow(o_.beta2, double(steps_));
-  std::vector<at::Tensor> denom = at::_foreach_sqrt(v_);
-  at::_foreach_div_(denom, std::sqrt(bias2));
-  at::_foreach_add_(denom, o_.eps);
-  at::_foreach_addcdiv_(p, m_, denom, -lr / bias1);
+  // torch.optim.AdamW(fused=True): one pass per tensor for
+  //   p *= 1 - lr wd; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
+  //   p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+  at::_foreach_add_(step_, 1.0);
+  at::_fused_adamw_(p, g, m_, v_, {}, step_, lr, o_.beta1, o_.beta2, o_.weight_decay, o_.eps,
+                    /*amsgrad=*/false, /*maximize=*/false);
 }
 
 Named AdamW::state() const {
@@ -68,20 +63,24 @@ void AdamW::load_state(const std::map<std::string, at::Tensor>& tensors, int64_t
     }
   }
   steps_ = steps;
+  for (auto& t : step_) t.fill_(double(steps));
 }
 
 double gradient_norm(const Named& params) {
   at::NoGradGuard no_grad;
-  double sq = 0;
+  std::vector<at::Tensor> g;
   for (const auto& [name, p] : params)
-    if (p.grad().defined()) sq += p.grad().to(at::kDouble).square().sum().item<double>();
-  return std::sqrt(sq);
+    if (p.grad().defined()) g.push_back(p.grad());
+  if (g.empty()) return 0;
+  return at::stack(at::_foreach_norm(g, 2)).to(at::kDouble).norm().item<double>();
 }
 
 void scale_gradients(const Named& params, double factor) {
   at::NoGradGuard no_grad;
+  std::vector<at::Tensor> g;
   for (const auto& [name, p] : params)
-    if (p.grad().defined()) p.grad().mul_(factor);
+    if (p.grad().defined()) g.push_back(p.grad());
+  at::_foreach_mul_(g, factor);
 }
 
 }  // namespace musefm::train_detail

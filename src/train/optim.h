@@ -1,4 +1,4 @@
-// Internal: AdamW (decoupled weight decay, torch.optim.AdamW's update), the learning-rate
+// Internal: AdamW (torch.optim.AdamW's fused update, one pass per tensor), the learning-rate
 // schedules of the fairseq recipes, and gradient-norm clipping.
 #pragma once
 
@@ -33,11 +33,12 @@ class AdamW {
  private:
   PretrainOptimConfig o_;
   Named params_;
-  std::vector<at::Tensor> m_, v_;
+  std::vector<at::Tensor> m_, v_, step_;  ///< step_: per-tensor step counts (fused kernel)
   int64_t steps_ = 0;
 };
 
-/// L2 norm of all gradients (float64 accumulation); NaN/Inf when any gradient is not finite.
+/// L2 norm of all gradients (per-tensor norms, combined in float64); NaN/Inf when any gradient
+/// is not finite.
 double gradient_norm(const Named& params);
 /// Scales every gradient by `factor`.
 void scale_gradients(const Named& params, double factor);

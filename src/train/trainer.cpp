@@ -76,7 +76,8 @@ std::string StepRecord::to_json() const { return record_json(*this).dump(); }
 struct Pretrainer::Impl {
   PretrainConfig config;
   std::string out_dir, ckpt_dir, config_json;
-  std::shared_ptr<Collective> group;
+  std::shared_ptr<Collective> group;       ///< control plane (gloo, CPU tensors)
+  std::shared_ptr<Collective> grad_group;  ///< gradients: NCCL on GPUs when built, else `group`
   at::Device device{at::kCPU};
   bool autocast = false;
   Split train, valid;
@@ -103,12 +104,12 @@ struct Pretrainer::Impl {
     double bytes = 0;
     auto flush = [&] {
       if (bucket.empty()) return;
-      if (device.is_cpu()) {
-        group->all_reduce_sum(bucket);
+      if (device.is_cpu() || grad_group->reduces_cuda()) {
+        grad_group->all_reduce_sum(bucket);
       } else {  // gloo reduces CPU tensors: stage through host memory
         std::vector<at::Tensor> host;
         for (auto& g : bucket) host.push_back(g.cpu());
-        group->all_reduce_sum(host);
+        grad_group->all_reduce_sum(host);
         for (size_t i = 0; i < bucket.size(); ++i) bucket[i].copy_(host[i]);
       }
       bucket.clear();
@@ -222,6 +223,9 @@ Pretrainer::Pretrainer(const PretrainConfig& config, const std::string& out_dir,
   if (dev == "cuda") dev = "cuda:" + std::to_string(RendezvousConfig::from_env().local_rank);
   m.device = model_detail::checked_device(dev);
   m.autocast = m.device.is_cuda() && config.run.precision != "fp32";
+  m.grad_group = m.group;
+  if (m.device.is_cuda() && m.group->world_size() > 1 && Collective::nccl_available())
+    m.grad_group = Collective::nccl(RendezvousConfig::from_env(), m.device.index());
   MUSEFM_CHECK(!(m.device.is_cpu() && config.run.precision == "bf16"),
                "pretrain: run.precision \"bf16\" needs a CUDA device (CPU training runs in fp32)");
   m.train = open_split(m.config, config.data.train_split, *m.group);
@@ -300,13 +304,9 @@ PretrainResult Pretrainer::run(const std::function<void(const StepRecord&)>& on_
     }
     scale.masked = std::max(scale.masked, 1.0);
     scale.feature_elems = std::max(scale.feature_elems, 1.0);
-    for (auto& [n, p] : m.model->params()) {
-      if (p.grad().defined())
-        p.mutable_grad().zero_();
-      else
-        p.mutable_grad() = at::zeros_like(p);
-    }
+    for (auto& [n, p] : m.model->params()) p.mutable_grad() = at::Tensor();  // set to none
     at::Tensor sums = at::zeros({int64_t(names.size())}, at::kDouble);
+    int64_t bad_losses = 0;
     for (size_t k = 0; k < u.batches.size(); ++k) {
       Batch& b = u.batches[k];
       for (const auto& f : b.failures)
@@ -320,13 +320,16 @@ PretrainResult Pretrainer::run(const std::function<void(const StepRecord&)>& on_
         std::tie(loss, s) =
             m.model->forward(b.audio, b.clean, b.targets, b.mask, scale, /*training=*/true);
       }
+      if (!std::isfinite(loss.item<double>())) ++bad_losses;  // e.g. an overflowing target
       loss.backward();
       sums += s.values;
     }
+    for (auto& [n, p] : m.model->params())  // no micro-batch on this rank, or an unused tensor
+      if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
     m.all_reduce_gradients();
-    // Logging sums and the stop flag travel together.
-    at::Tensor extra =
-        at::cat({sums, at::tensor({g_stop_requested.load() ? 1.0 : 0.0}, at::kDouble)});
+    // Logging sums, non-finite losses and the stop flag travel together.
+    at::Tensor extra = at::cat({sums, at::tensor({double(bad_losses)}, at::kDouble),
+                                at::tensor({g_stop_requested.load() ? 1.0 : 0.0}, at::kDouble)});
     if (c.run.max_seconds > 0 &&
         elapsed0 + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() >=
             c.run.max_seconds)
@@ -334,6 +337,7 @@ PretrainResult Pretrainer::run(const std::function<void(const StepRecord&)>& on_
     std::vector<at::Tensor> ex{extra};
     m.group->all_reduce_sum(ex);
     stop = extra[-1].item<double>() > 0;
+    const bool finite_loss = extra[-2].item<double>() == 0;
     const double norm = gradient_norm(m.model->params());
     StepRecord r;
     r.step = m.state.step + 1;
@@ -341,11 +345,11 @@ PretrainResult Pretrainer::run(const std::function<void(const StepRecord&)>& on_
     r.epoch = loader.position().first;
     r.lr = learning_rate(c.optim, r.step);
     r.grad_norm = norm;
-    if (!std::isfinite(norm)) {
+    if (!std::isfinite(norm) || !finite_loss) {
       r.skipped = true;
       ++m.state.skipped_steps;
       MUSEFM_CHECK(++consecutive_skips < c.optim.max_skipped_steps, "pretrain: ", consecutive_skips,
-                   " updates in a row had non-finite gradients (step ", r.step,
+                   " updates in a row had a non-finite loss or gradient (step ", r.step,
                    "); lower optim.lr or check the data. The last checkpoint is intact.");
     } else {
       consecutive_skips = 0;
