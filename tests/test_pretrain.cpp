@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sndfile.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -358,6 +359,26 @@ TEST(Pretrainer, SkipsAndReportsNonFiniteUpdates) {
     for (size_t t = 0; t < loud.size(); ++t) loud[t] = 1e30f * float(int(t % 7) - 3);
     test::write_sndfile(dir + "/audio/train_0.wav", loud, 1, 24000,
                         SF_FORMAT_WAV | SF_FORMAT_FLOAT);
+    // A file whose header reads but whose samples do not decode (NaN): silence, reported.
+    // Written by hand: libsndfile's writer clips the NaNs away.
+    const uint32_t n = 36000 + 7919 % 36000, bytes = n * 4;
+    std::string wav = "RIFF" + std::string(4, '\0') + "WAVEfmt " + std::string(20, '\0') + "data" +
+                      std::string(4, '\0') + std::string(bytes, '\0');
+    const auto put = [&](size_t at, uint32_t v, int size) {
+      for (int k = 0; k < size; ++k) wav[at + size_t(k)] = char((v >> (8 * k)) & 0xff);
+    };
+    put(4, 36 + bytes, 4);
+    put(16, 16, 4);         // fmt chunk size
+    put(20, 3, 2);          // WAVE_FORMAT_IEEE_FLOAT
+    put(22, 1, 2);          // mono
+    put(24, 24000, 4);      // rate
+    put(28, 24000 * 4, 4);  // bytes per second
+    put(32, 4, 2);          // block align
+    put(34, 32, 2);         // bits per sample
+    put(40, bytes, 4);
+    const float qnan = std::nanf("");
+    for (uint32_t i = 0; i < n; ++i) std::memcpy(&wav[44 + 4 * size_t(i)], &qnan, 4);
+    test::write_bytes(dir + "/audio/train_1.wav", wav);
   }
   PretrainConfig c = test::tiny_pretrain_config(dir);
   c.data.max_tokens = 24000;  // one item per update
