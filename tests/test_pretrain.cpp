@@ -26,15 +26,6 @@ std::string recipe(const std::string& name) {
   return std::string(MUSEFM_CONFIGS_DIR) + "/pretrain/" + name;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 TEST(PretrainConfig, RecipesRoundTripAndValidate) {
   for (const char* name :
        {"tiny-cpu.json", "mert-v1-95m.json", "mert-v1-330m.json", "musicfm.json"}) {
@@ -56,25 +47,25 @@ TEST(PretrainConfig, OverridesAndClearErrors) {
       recipe("tiny-cpu.json"), {"optim.lr=1e-3", "run.device=cpu", "data.labels=[\"a\",\"b\"]"});
   EXPECT_DOUBLE_EQ(c.optim.lr, 1e-3);
   EXPECT_EQ(c.data.labels, (std::vector<std::string>{"a", "b"}));
-  EXPECT_NE(error_of([] {
+  EXPECT_NE(test::error_of([] {
               PretrainConfig::load(recipe("tiny-cpu.json"), {"optim.lrr=1"});
             }).find("unknown key 'lrr'"),
             std::string::npos);
-  EXPECT_NE(error_of([] {
+  EXPECT_NE(test::error_of([] {
               PretrainConfig::load(recipe("tiny-cpu.json"), {"optim.lr=-1"});
             }).find("optim.lr"),
             std::string::npos);
-  EXPECT_NE(error_of([] {
+  EXPECT_NE(test::error_of([] {
               PretrainConfig::load(recipe("tiny-cpu.json"), {"nonsense"});
             }).find("section.key=value"),
             std::string::npos);
-  EXPECT_NE(error_of([] {
+  EXPECT_NE(test::error_of([] {
               PretrainConfig::load(recipe("tiny-cpu.json"),
                                    {"objective.masking=\"noise\"", "objective.mask_prob=2"});
             }).find("objective.mask_prob"),
             std::string::npos);
   // MusicFM masks the waveform; a learned mask embedding needs MERT.
-  EXPECT_NE(error_of([] {
+  EXPECT_NE(test::error_of([] {
               PretrainConfig::load(recipe("musicfm.json"), {"objective.masking=\"span\""});
             }).find("objective.masking"),
             std::string::npos);
@@ -194,13 +185,13 @@ TEST(Pretrainer, RefusesLabelsThatFailVerificationBeforeAnyCompute) {
   }
   const PretrainConfig c = test::tiny_pretrain_config(dir);
   const std::string out = test::temp_dir() + "/bad_run";
-  const std::string msg = error_of([&] { Pretrainer p(c, out); });
+  const std::string msg = test::error_of([&] { Pretrainer p(c, out); });
   EXPECT_NE(msg.find("fail verification"), std::string::npos) << msg;
   EXPECT_NE(msg.find("train.km"), std::string::npos) << msg;
   EXPECT_FALSE(fs::exists(out));  // nothing written
   PretrainConfig missing = c;
   missing.data.labels = {"encodec_0"};
-  const std::string m2 = error_of([&] { Pretrainer p(missing, out); });
+  const std::string m2 = test::error_of([&] { Pretrainer p(missing, out); });
   EXPECT_NE(m2.find("train.encodec_0"), std::string::npos) << m2;
 }
 
@@ -250,7 +241,7 @@ TEST(Pretrainer, LearnsResumesExactlyAndExports) {
   PretrainConfig other = c;
   other.model.num_hidden_layers = 3;
   other.optim.max_steps = 40;
-  EXPECT_NE(error_of([&] { Pretrainer p(other, out2); }).find("model.num_hidden_layers"),
+  EXPECT_NE(test::error_of([&] { Pretrainer p(other, out2); }).find("model.num_hidden_layers"),
             std::string::npos);
 
   // Export: the encoder loads and its weights are the checkpoint's.

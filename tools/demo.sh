@@ -52,7 +52,7 @@ echo "Pretraining end to end on real recorded music (singularity-music, a Debian
 echo "k-means MFCC labels (K = 50) -> a tiny MERT-style model trained by masked prediction on"
 echo "the CPU for ${DEMO_STEPS:-600} updates (a few minutes) -> export -> extract."
 corpus="$out/corpus"
-tools/fetch_demo_corpus.sh "$corpus" "${DEMO_SECONDS:-120}"
+tools/fetch_demo_corpus.sh "$corpus" "${DEMO_SECONDS:-0}"
 "$build/src/cli/musefm" teach --manifest "$corpus/train.tsv" --teacher kmeans-mfcc --k 50 \
   --percent 1 --out "$corpus"
 "$build/src/cli/musefm" teach --manifest "$corpus/valid.tsv" --teacher kmeans-mfcc \

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -175,9 +176,9 @@ struct Pretrainer::Impl {
     const auto names = model->sum_names();
     at::Tensor sums = at::zeros({int64_t(names.size())}, at::kDouble);
     double masked = 0, elems = 0;
-    const int64_t available = int64_t(valid_planner->epoch(0).size());
-    const int64_t updates = std::max<int64_t>(
-        1, std::min<int64_t>(config.run.valid_batches, available) / group->world_size());
+    // valid_batches micro-batches from the start of the split (its epochs repeat with other
+    // crops and masks): the same ones at every validation, so the figures compare.
+    const int64_t updates = std::max<int64_t>(1, config.run.valid_batches / group->world_size());
     at::NoGradGuard no_grad;
     for (int64_t i = 0; i < updates; ++i) {
       Update u = loader.next();
@@ -309,8 +310,12 @@ PretrainResult Pretrainer::run(const std::function<void(const StepRecord&)>& on_
     int64_t bad_losses = 0;
     for (size_t k = 0; k < u.batches.size(); ++k) {
       Batch& b = u.batches[k];
-      for (const auto& f : b.failures)
+      for (const auto& f : b.failures) {  // trained as silence; rank 0 logs, others warn
         m.write_log({{"event", "unreadable"}, {"step", m.state.step}, {"item", f}});
+        if (!m.rank0())
+          std::fprintf(stderr, "musefm pretrain (rank %d): unreadable, trained as silence: %s\n",
+                       m.group->rank(), f.c_str());
+      }
       // Dropout draws depend on the micro-batch's place in the update, not on the rank.
       at::manual_seed(mix_seed(c.run.seed, {7, uint64_t(m.state.step), uint64_t(u.mine[k])}));
       at::Tensor loss;

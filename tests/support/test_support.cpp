@@ -1,5 +1,6 @@
 #include "support/test_support.h"
 
+#include "musefm/error.h"
 #include "musefm/safetensors.h"
 
 #include <ftw.h>
@@ -103,6 +104,15 @@ int run_cli(const std::string& args, std::string* output) {
   const int status = std::system(cmd.c_str());
   if (output) *output = read_bytes(log);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
 }
 
 std::map<std::string, at::Tensor> model_weights(const std::string& name) {

@@ -3,6 +3,7 @@
 
 #include <ATen/ATen.h>
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -31,6 +32,8 @@ std::string read_bytes(const std::string& path);
 /// Runs the musefm CLI with `args` (shell words); returns its exit status and, in `output`,
 /// its stdout + stderr.
 int run_cli(const std::string& args, std::string* output = nullptr);
+/// The message of the musefm::Error that `f` throws, or "" when it throws none.
+std::string error_of(const std::function<void()>& f);
 /// Every tensor of a model dir's model.safetensors (copies, writable): encoders/<name>.
 std::map<std::string, at::Tensor> model_weights(const std::string& name);
 
