@@ -1,5 +1,5 @@
 // libFuzzer target: arbitrary text through every config's strict JSON parser and the
-// fairseq manifest parser.
+// fairseq manifest parser (also pretraining recipes).
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -9,6 +9,7 @@
 #include "musefm/features.h"
 #include "musefm/manifest.h"
 #include "musefm/teachers.h"
+#include "musefm/train.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
@@ -46,6 +47,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   try {
     musefm::KMeansConfig::from_json(text);
+  } catch (const musefm::Error&) {
+  }
+  try {  // pretraining recipes (sections, an inline model, strict keys)
+    musefm::PretrainConfig::from_json(text);
   } catch (const musefm::Error&) {
   }
   return 0;
