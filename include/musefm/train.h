@@ -117,7 +117,10 @@ struct PretrainRunConfig {
   std::string device = "cpu";       ///< "cpu", "cuda", "cuda:N" ("cuda" = LOCAL_RANK's GPU)
   std::string precision = "auto";   ///< "auto" (bf16 autocast on CUDA, fp32 on CPU), "fp32", "bf16"
   double bucket_mb = 25.0;          ///< gradient all-reduce bucket size
-  double max_seconds = 0.0;         ///< stop (with a checkpoint) after this wall time; 0 = none
+  /// Gradients of CUDA runs: "auto" (NCCL when this build has it, else gloo via host memory)
+  /// or "gloo" (e.g. several ranks sharing one GPU, which NCCL refuses).
+  std::string gradient_backend = "auto";
+  double max_seconds = 0.0;  ///< stop (with a checkpoint) after this wall time; 0 = none
 };
 
 /// A pretraining recipe: the model and everything about how it is trained.

@@ -143,6 +143,7 @@ json run_json(const PretrainRunConfig& r) {
           {"device", r.device},
           {"precision", r.precision},
           {"bucket_mb", r.bucket_mb},
+          {"gradient_backend", r.gradient_backend},
           {"max_seconds", r.max_seconds}};
 }
 
@@ -155,6 +156,7 @@ void read_run(detail::JsonFields f, PretrainRunConfig& r) {
   f.get("device", r.device);
   f.get("precision", r.precision);
   f.get("bucket_mb", r.bucket_mb);
+  f.get("gradient_backend", r.gradient_backend);
   f.get("max_seconds", r.max_seconds);
   f.reject_unknown();
 }
@@ -266,6 +268,9 @@ void PretrainConfig::validate() const {
   MUSEFM_CHECK(r.precision == "auto" || r.precision == "fp32" || r.precision == "bf16", p,
                "run.precision must be \"auto\", \"fp32\" or \"bf16\", got \"", r.precision, "\"");
   MUSEFM_CHECK(finite_in(r.bucket_mb, 0.001, 4096), p, "run.bucket_mb must be in (0, 4096]");
+  MUSEFM_CHECK(r.gradient_backend == "auto" || r.gradient_backend == "gloo", p,
+               "run.gradient_backend must be \"auto\" or \"gloo\", got \"", r.gradient_backend,
+               "\"");
   MUSEFM_CHECK(finite_in(r.max_seconds, 0, 1e9), p, "run.max_seconds must be >= 0");
 }
 

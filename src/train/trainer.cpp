@@ -225,7 +225,8 @@ Pretrainer::Pretrainer(const PretrainConfig& config, const std::string& out_dir,
   m.device = model_detail::checked_device(dev);
   m.autocast = m.device.is_cuda() && config.run.precision != "fp32";
   m.grad_group = m.group;
-  if (m.device.is_cuda() && m.group->world_size() > 1 && Collective::nccl_available())
+  if (m.device.is_cuda() && m.group->world_size() > 1 && config.run.gradient_backend == "auto" &&
+      Collective::nccl_available())
     m.grad_group = Collective::nccl(RendezvousConfig::from_env(), m.device.index());
   MUSEFM_CHECK(!(m.device.is_cpu() && config.run.precision == "bf16"),
                "pretrain: run.precision \"bf16\" needs a CUDA device (CPU training runs in fp32)");
