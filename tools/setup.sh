@@ -27,7 +27,7 @@ apt_packages=(
   # headers of gloo, for libtorch's c10d ProcessGroupGloo (distributed k-means, pretraining)
   libgloo-dev
   # real audio for tests and the demo: FluidSynth + General-MIDI soundfont, sox, opus
-  fluidsynth fluid-soundfont-gm sox libsox-fmt-all opus-tools
+  fluidsynth fluid-soundfont-gm timgm6mb-soundfont sox libsox-fmt-all opus-tools
 )
 
 missing=()
