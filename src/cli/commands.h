@@ -12,6 +12,7 @@ void add_demo_command(CLI::App& app);
 void add_extract_command(CLI::App& app);
 void add_teach_command(CLI::App& app);
 void add_pretrain_command(CLI::App& app);
+void add_probe_command(CLI::App& app);
 
 /// Exit status the process returns after a successful parse (non-zero when a batch item failed).
 int& exit_code();

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   musefm::cli::add_extract_command(app);
   musefm::cli::add_teach_command(app);
   musefm::cli::add_pretrain_command(app);
+  musefm::cli::add_probe_command(app);
   musefm::cli::add_demo_command(app);
   try {
     app.parse(argc, argv);

@@ -1,0 +1,168 @@
+// Probe features (model, baselines, windows, cache) and `musefm probe` end to end on a tiny
+// task of tones written by the test: low vs high notes.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "musefm/probe.h"
+#include "support/probe_support.h"
+#include "support/test_support.h"
+
+namespace musefm {
+namespace {
+namespace fs = std::filesystem;
+
+const std::string kTiny = test::fixture("encoders/mert_tiny_postln");
+const char* const kBody = R"("type": "multiclass", "labels": ["low", "high"],
+                             "metrics": ["accuracy", "macro_f1"], "sample_rate": 24000)";
+
+double tone(const std::string& label) { return label == "low" ? 196.0 : 1568.0; }
+
+std::map<std::string, std::vector<std::string>> rows(int train, int valid, int test) {
+  std::map<std::string, std::vector<std::string>> r;
+  for (auto [split, n] : {std::pair{"train", train}, {"valid", valid}, {"test", test}})
+    for (int i = 0; i < n; ++i) r[split].push_back(i % 2 ? "high" : "low");
+  return r;
+}
+
+size_t count_files(const std::string& dir, const std::string& ext) {
+  size_t n = 0;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.path().extension() == ext) ++n;
+  return n;
+}
+
+TEST(ProbeFeatures, ModelAndBaselinesPoolEveryLayer) {
+  const std::string dir = test::temp_dir() + "/task";
+  test::write_task(dir, kBody, rows(4, 2, 2), 0.5, tone);
+  const ProbeTask t = ProbeTask::load(dir);
+  const ProbeFeatures m = FeatureSource::open(kTiny).compute(t, "train");
+  EXPECT_EQ(m.x.sizes(), (at::IntArrayRef{4, 3, 64}));  // 2 layers + the transformer input
+  EXPECT_EQ(m.clip, (std::vector<int64_t>{0, 1, 2, 3}));
+  const ProbeFeatures f = FeatureSource::open("mfcc").compute(t, "valid");
+  EXPECT_EQ(f.x.sizes(), (at::IntArrayRef{2, 1, 78}));  // mean + std of 39 MFCC dims
+  const ProbeFeatures c = FeatureSource::open("chroma").compute(t, "test");
+  EXPECT_EQ(c.x.sizes(), (at::IntArrayRef{2, 1, 24}));
+  // The high tone's chroma mean peaks at G (pitch class 7), as does the low one's.
+  EXPECT_EQ(c.x[1][0].narrow(0, 0, 12).argmax().item<int64_t>(), 7);
+
+  // Windows: 1 s clips, 0.4 s windows every 0.3 s -> starts 0, 0.3, 0.6 (0.9 would overrun).
+  test::write_task(dir, std::string(kBody) + R"(, "mode": {"kind": "window", "window_s": 0.4,
+                                                 "hop_s": 0.3})",
+                   rows(2, 2, 2), 1.0, tone);
+  const ProbeTask w = ProbeTask::load(dir);
+  const ProbeFeatures wm = FeatureSource::open(kTiny).compute(w, "train");
+  EXPECT_EQ(wm.x.size(0), 6);
+  EXPECT_EQ(wm.clip, (std::vector<int64_t>{0, 0, 0, 1, 1, 1}));
+  EXPECT_EQ(wm.num_clips, 2);
+}
+
+TEST(ProbeFeatures, CacheIsReusedAndRefreshedWhenAudioChanges) {
+  const std::string dir = test::temp_dir() + "/task", cache = test::temp_dir();
+  test::write_task(dir, kBody, rows(4, 2, 2), 0.5, tone);
+  const ProbeTask t = ProbeTask::load(dir);
+  const FeatureSource src = FeatureSource::open(kTiny);
+  bool cached = true;
+  const ProbeFeatures a = probe_features(src, t, "train", cache, {}, &cached);
+  EXPECT_FALSE(cached);
+  const std::string file =
+      cache + "/" + src.key() + "/" +
+      fs::directory_iterator(cache + "/" + src.key())->path().filename().string() +
+      "/train.safetensors";
+  EXPECT_TRUE(fs::exists(file)) << file;
+  EXPECT_EQ(src.key().rfind("mert_tiny_postln-", 0), 0u) << src.key();
+  const ProbeFeatures b = probe_features(src, t, "train", cache, {}, &cached);
+  EXPECT_TRUE(cached);
+  EXPECT_TRUE(at::equal(a.x, b.x));
+  EXPECT_EQ(a.clip, b.clip);
+  // A changed clip (new modification time) invalidates the split's entry.
+  fs::last_write_time(
+      t.split("train").items[2].audio,
+      fs::last_write_time(t.split("train").items[2].audio) + std::chrono::seconds(5));
+  probe_features(src, t, "train", cache, {}, &cached);
+  EXPECT_FALSE(cached);
+  probe_features(src, t, "train", cache, {}, &cached);
+  EXPECT_TRUE(cached);
+}
+
+TEST(ProbeFeatures, UndecodableAudioNamesTheFile) {
+  const std::string dir = test::temp_dir() + "/task";
+  test::write_task(dir, kBody, rows(4, 2, 2), 0.5, tone);
+  test::write_bytes(dir + "/audio/train/2.wav", "RIFF....WAVEfmt garbage");
+  const ProbeTask t = ProbeTask::load(dir);
+  for (const char* spec : {"mfcc", kTiny.c_str()}) {
+    try {
+      FeatureSource::open(spec).compute(t, "train");
+      ADD_FAILURE() << "no error for a corrupt file";
+    } catch (const Error& e) {
+      const std::string m = e.what();
+      EXPECT_NE(m.find("train.tsv:4"), std::string::npos) << m;
+      EXPECT_NE(m.find("audio/train/2.wav"), std::string::npos) << m;
+    }
+  }
+}
+
+TEST(CliProbe, TinyTaskEndToEndWithCacheAndResume) {
+  const std::string dir = test::temp_dir() + "/task", out = test::temp_dir(),
+                    cache = test::temp_dir();
+  test::write_task(dir, kBody, rows(12, 6, 6), 0.5, tone);
+  const std::string args = "probe --model " + kTiny + " --model mfcc --task " + dir + " --out " +
+                           out + " --cache " + cache +
+                           " --seeds 2 --set max_epochs=4 --set lr_grid=[1e-3,1e-2] --threads 1";
+  std::string log;
+  ASSERT_EQ(test::run_cli(args, &log), 0) << log;
+  std::ifstream in(out + "/report.json");
+  const auto j = nlohmann::json::parse(in);
+  // mert tiny: layers 0..2 + weighted, mfcc: one layer; each with linear and mlp.
+  ASSERT_EQ(j["rows"].size(), 10u) << j.dump(1);
+  int best = 0;
+  for (const auto& row : j["rows"]) {
+    best += row["best"].get<bool>();
+    const size_t seeds = row["probe"] == "mlp" ? 2 : 1;
+    EXPECT_EQ(row["seeds"].size(), seeds);
+    EXPECT_TRUE(row["test"]["accuracy"]["mean"].is_number());
+    if (row["model"] == "mfcc" && row["probe"] == "linear")
+      EXPECT_GE(row["test"]["accuracy"]["mean"].get<double>(), 0.99);  // tones 3 octaves apart
+  }
+  EXPECT_EQ(best, 4);                                 // one per model x probe
+  EXPECT_EQ(count_files(cache, ".safetensors"), 6u);  // 2 sources x 3 splits
+  EXPECT_TRUE(fs::exists(out + "/report.md"));
+  std::ifstream cfg(out + "/config.json");
+  EXPECT_EQ(nlohmann::json::parse(cfg)["config"]["max_epochs"], 4);
+  EXPECT_NE(log.find("best layer"), std::string::npos) << log;
+
+  ASSERT_EQ(test::run_cli(args, &log), 0) << log;
+  EXPECT_NE(log.find("from the cache"), std::string::npos) << log;
+  EXPECT_NE(log.find("15 run(s) reused"), std::string::npos) << log;  // 4 + 8 mert, 1 + 2 mfcc
+  std::ifstream again(out + "/report.json");
+  EXPECT_EQ(nlohmann::json::parse(again), j);
+}
+
+TEST(CliProbe, BadInputsGiveOneClearLine) {
+  const std::string dir = test::temp_dir() + "/task", out = test::temp_dir();
+  test::write_task(dir, kBody, rows(4, 2, 2), 0.25, tone);
+  std::remove((dir + "/audio/valid/1.wav").c_str());
+  std::string log;
+  EXPECT_EQ(test::run_cli("probe --model mfcc --task " + dir + " --out " + out, &log), 1);
+  EXPECT_NE(log.find("valid.tsv:3"), std::string::npos) << log;
+  EXPECT_NE(log.find("does not exist"), std::string::npos) << log;
+
+  test::write_task(dir, kBody, rows(4, 2, 2), 0.25, tone);
+  EXPECT_EQ(test::run_cli("probe --model mfcc --task " + dir + " --out " + out +
+                              " --cache none --set hiden=3",
+                          &log),
+            1);
+  EXPECT_NE(log.find("unknown probe config key 'hiden'"), std::string::npos) << log;
+  EXPECT_EQ(test::run_cli("probe --model no/such/model --task " + dir + " --out " + out, &log), 1);
+  EXPECT_NE(log.find("no/such/model"), std::string::npos) << log;
+  EXPECT_EQ(test::run_cli("probe --model " + kTiny + " --task " + dir + " --out " + out +
+                              " --cache none --layers 0,7",
+                          &log),
+            1);
+  EXPECT_NE(log.find("--layers: 7 is out of range"), std::string::npos) << log;
+}
+
+}  // namespace
+}  // namespace musefm
