@@ -14,6 +14,9 @@
 //   musefm/teachers.h  pretraining targets: k-means, BEST-RQ, fairseq label sets + verification
 //   musefm/train.h     pretraining: masked prediction, AdamW, checkpoints, c10d ranks
 //   musefm/distributed.h  c10d collectives (gloo) for multi-process jobs (torchrun / SLURM)
+//   musefm/probe.h     MARBLE-protocol probes of every layer: task folders, cached features,
+//                      linear / MLP probes, reports
+//   musefm/metrics.h   MIR metrics (accuracy, macro-F1, ROC-AUC, AP, R², MIREX key score)
 //   musefm/runtime.h   opt-in malloc tuning for long inference runs
 //
 // Minimal use:
@@ -63,7 +66,9 @@
 #include "musefm/extract.h"
 #include "musefm/features.h"
 #include "musefm/manifest.h"
+#include "musefm/metrics.h"
 #include "musefm/npy.h"
+#include "musefm/probe.h"
 #include "musefm/runtime.h"
 #include "musefm/safetensors.h"
 #include "musefm/teachers.h"
