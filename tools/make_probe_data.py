@@ -36,6 +36,9 @@ import time
 import numpy as np
 import soundfile as sf
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_midi import vlq  # noqa: E402  (MIDI variable-length quantities, shared)
+
 PROG = "make_probe_data.py"
 DEFAULT_SF = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 ALL_TASKS = ["nsynth_pitch", "nsynth_family", "key", "tempo", "tempo_class"]
@@ -167,15 +170,6 @@ def read_presets(path):
 
 
 # --- MIDI --------------------------------------------------------------------------------------
-def vlq(n):
-    out = [n & 0x7F]
-    n >>= 7
-    while n:
-        out.append(0x80 | (n & 0x7F))
-        n >>= 7
-    return bytes(reversed(out))
-
-
 def midi_file(events):
     """events: (tick, order, message bytes); one track, division 960, tempo 500000 us/qn."""
     body = bytearray(vlq(0) + b"\xff\x51\x03" + (500000).to_bytes(3, "big"))
