@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "musefm/features.h"
 #include "musefm/probe.h"
 #include "support/probe_support.h"
 #include "support/test_support.h"
@@ -87,21 +88,57 @@ TEST(ProbeFeatures, CacheIsReusedAndRefreshedWhenAudioChanges) {
   EXPECT_TRUE(cached);
 }
 
-TEST(ProbeFeatures, UndecodableAudioNamesTheFile) {
-  const std::string dir = test::temp_dir() + "/task";
+TEST(ProbeFeatures, UndecodableAudioIsLeftOutAndNamed) {
+  const std::string dir = test::temp_dir() + "/task", cache = test::temp_dir();
   test::write_task(dir, kBody, rows(4, 2, 2), 0.5, tone);
   test::write_bytes(dir + "/audio/train/2.wav", "RIFF....WAVEfmt garbage");
   const ProbeTask t = ProbeTask::load(dir);
   for (const char* spec : {"mfcc", kTiny.c_str()}) {
-    try {
-      FeatureSource::open(spec).compute(t, "train");
-      ADD_FAILURE() << "no error for a corrupt file";
-    } catch (const Error& e) {
-      const std::string m = e.what();
+    for (bool cached : {false, true}) {  // computed, then read back from the cache
+      bool hit = false;
+      const ProbeFeatures f =
+          probe_features(FeatureSource::open(spec), t, "train", cache, {}, &hit);
+      EXPECT_EQ(hit, cached) << spec;
+      ASSERT_EQ(f.failed.size(), 1u) << spec;
+      const std::string& m = f.failed.at(2);
       EXPECT_NE(m.find("train.tsv:4"), std::string::npos) << m;
       EXPECT_NE(m.find("audio/train/2.wav"), std::string::npos) << m;
+      EXPECT_EQ(f.clip, (std::vector<int64_t>{0, 1, 3})) << spec;  // the other clips are kept
+      EXPECT_EQ(f.x.size(0), 3) << spec;
     }
   }
+  // Nothing usable is an error naming the split.
+  for (int i = 0; i < 2; ++i)
+    test::write_bytes(dir + "/audio/valid/" + std::to_string(i) + ".wav", "not audio");
+  try {
+    FeatureSource::open("mfcc").compute(ProbeTask::load(dir), "valid");
+    ADD_FAILURE() << "no error for a split without usable audio";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no clip of the valid split"), std::string::npos)
+        << e.what();
+  }
+}
+
+// The baselines resample as librosa.load(path, sr) does (soxr HQ), so the chroma baseline is
+// librosa's chroma_cqt statistics of the loaded file (fixture: tools/make_probe_fixtures.py).
+TEST(ProbeFeatures, BaselinesMatchLibrosaLoadAndChroma) {
+  const std::string dir = test::temp_dir() + "/task";
+  test::write_task(dir, kBody, rows(1, 1, 1), 0.25, tone);
+  fs::copy_file(test::fixture("real_24k.wav"), dir + "/audio/test/0.wav",
+                fs::copy_options::overwrite_existing);
+  const ProbeTask t = ProbeTask::load(dir);
+  const at::Tensor chroma = FeatureSource::open("chroma").compute(t, "test").x;
+  const at::Tensor ref = test::load_npy(test::fixture("probe/chroma_baseline.npy"));
+  ASSERT_EQ(chroma.sizes(), (std::vector<int64_t>{1, 1, 24}));
+  EXPECT_LT((chroma.flatten() - ref).abs().max().item<double>(), 1e-4);
+  // MFCC statistics of librosa.load(sr=16000)'s samples equal the baseline's.
+  const at::Tensor y16 = test::load_npy(test::fixture("probe/resampled_16k.npy"));
+  const KaldiMfcc mfcc(KaldiMfccConfig::hubert(16000));
+  const at::Tensor frames = mfcc(y16);
+  const at::Tensor want = at::cat({frames.mean(0), frames.std(0, /*unbiased=*/false)});
+  const at::Tensor got = FeatureSource::open("mfcc").compute(t, "test").x.flatten();
+  EXPECT_LT((got - want).abs().max().item<double>(),
+            1e-4 * (1.0 + want.abs().max().item<double>()));
 }
 
 TEST(CliProbe, TinyTaskEndToEndWithCacheAndResume) {
@@ -138,6 +175,43 @@ TEST(CliProbe, TinyTaskEndToEndWithCacheAndResume) {
   EXPECT_NE(log.find("15 run(s) reused"), std::string::npos) << log;  // 4 + 8 mert, 1 + 2 mfcc
   std::ifstream again(out + "/report.json");
   EXPECT_EQ(nlohmann::json::parse(again), j);
+}
+
+TEST(CliProbe, SuiteAndUndecodableClips) {
+  const std::string data = test::temp_dir(), out = test::temp_dir();
+  test::write_task(data + "/tones", kBody, rows(8, 4, 4), 0.5, tone);
+  test::write_bytes(data + "/tones/audio/test/3.wav", "RIFF garbage");
+  test::write_bytes(data + "/suite.json", R"({"name": "s", "tasks": ["tones"]})");
+  const std::string args = "probe --model mfcc --suite " + data + "/suite.json --data " + data +
+                           " --out " + out + " --cache none --probe linear --threads 1";
+  std::string log;
+  EXPECT_EQ(test::run_cli(args, &log), 1) << log;  // the good clips are probed, exit status 1
+  EXPECT_NE(log.find("left out"), std::string::npos) << log;
+  std::ifstream failures(out + "/failures.jsonl");
+  std::string line;
+  ASSERT_TRUE(std::getline(failures, line)) << log;
+  const auto f = nlohmann::json::parse(line);
+  EXPECT_EQ(f["split"], "test");
+  EXPECT_EQ(f["line"], 5);
+  EXPECT_NE(f["audio"].get<std::string>().find("audio/test/3.wav"), std::string::npos);
+  EXPECT_FALSE(std::getline(failures, line));
+  std::ifstream in(out + "/report.json");
+  const auto j = nlohmann::json::parse(in);
+  ASSERT_EQ(j["rows"].size(), 1u);
+  EXPECT_GE(j["rows"][0]["test"]["accuracy"]["mean"].get<double>(), 0.99);  // 3 clips scored
+
+  test::write_bytes(data + "/bad.json", R"({"tasks": []})");
+  EXPECT_EQ(test::run_cli(
+                "probe --model mfcc --suite " + data + "/bad.json --data " + data + " --out " + out,
+                &log),
+            1);
+  EXPECT_NE(log.find("bad.json: expected an object with a non-empty \"tasks\""), std::string::npos)
+      << log;
+  EXPECT_EQ(test::run_cli("probe --model mfcc --suite " + data + "/suite.json --out " + out, &log),
+            1);
+  EXPECT_NE(log.find("--suite needs --data DIR"), std::string::npos) << log;
+  EXPECT_EQ(test::run_cli("probe --model mfcc --out " + out, &log), 1);
+  EXPECT_NE(log.find("no task"), std::string::npos) << log;
 }
 
 TEST(CliProbe, BadInputsGiveOneClearLine) {

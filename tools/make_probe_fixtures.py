@@ -19,6 +19,13 @@ Every model sees the features as float64 standardised with train statistics
               the back-transformed predictions
 with l2 = 1. The C++ linear probe must land within 1 point of these (the test's tolerance).
 
+and, for the chroma baseline of `musefm probe` (tests/test_cli_probe.cpp), from librosa:
+    chroma_baseline.npy                 float32 [24]: mean and standard deviation over frames
+                                        of librosa.feature.chroma_cqt(y, sr=22050) with
+                                        y = librosa.load(tests/fixtures/real_24k.wav, sr=22050)
+                                        (soxr_hq resampling, librosa's default)
+    resampled_16k.npy                   float32: librosa.load(real_24k.wav, sr=16000)
+
 Run: .venv/bin/python tools/make_probe_fixtures.py   (deterministic, seed 0)
 """
 import json
@@ -106,6 +113,18 @@ def regression(rng):
             "test_r2": float(r2_score(ys["test"], pred))}
 
 
+def baselines():
+    import librosa  # only needed here
+    wav = os.path.join(ROOT, "tests", "fixtures", "real_24k.wav")
+    y, sr = librosa.load(wav, sr=22050)
+    chroma = librosa.feature.chroma_cqt(y=y, sr=sr)
+    feats = np.concatenate([chroma.mean(axis=1), chroma.std(axis=1)]).astype(np.float32)
+    np.save(os.path.join(OUT, "chroma_baseline.npy"), feats)
+    y16, _ = librosa.load(wav, sr=16000)
+    np.save(os.path.join(OUT, "resampled_16k.npy"), y16.astype(np.float32))
+    return {"librosa": librosa.__version__}
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     rng = np.random.default_rng(0)
@@ -113,6 +132,7 @@ def main():
                 "l2": L2, "sizes": SIZES,
                 "multiclass": multiclass(rng), "multilabel": multilabel(rng),
                 "regression": regression(rng)}
+    expected["versions"].update(baselines())
     with open(os.path.join(OUT, "expected.json"), "w") as f:
         json.dump(expected, f, separators=(",", ":"))
         f.write("\n")

@@ -19,7 +19,9 @@
 // Baselines have one "layer": "mfcc" = mean and standard deviation over time of the 39-dim
 // HuBERT MFCC (KaldiMfccConfig::hubert(16000), audio resampled to 16 kHz) -> 78 dims;
 // "chroma" = mean and standard deviation of librosa's chroma_cqt (ChromaConfig defaults,
-// 22,050 Hz) -> 24 dims. Window mode cuts each clip into windows of window_s seconds every
+// 22,050 Hz) -> 24 dims. Audio is decoded at its own rate, mixed to mono and resampled to the
+// source's rate with libsoxr's HQ recipe, as librosa.load(path, sr=rate) does. Window mode cuts
+// each clip into windows of window_s seconds every
 // hop_s seconds (the last partial window is dropped; a clip shorter than one window is one
 // window); each window is one row, and ProbeFeatures::clip maps rows back to clips.
 //
@@ -123,6 +125,9 @@ struct ProbeFeatures {
   at::Tensor x;               ///< [N, L, H] float32 on the CPU: rows x layers x dims
   std::vector<int64_t> clip;  ///< per row: index of its clip in ProbeSplit::items
   int64_t num_clips = 0;      ///< items of the split
+  /// Clips left out, with the reason ("<label file>:<line>: '<audio>': <error>"): audio that
+  /// failed to decode or to encode. They have no row and are not scored.
+  std::map<int64_t, std::string> failed;
 };
 
 /// Train / valid / test features of one task and source.
@@ -148,8 +153,9 @@ class FeatureSource {
   const std::string& key() const;
   /// "model", "baseline" or "features".
   const std::string& kind() const;
-  /// Features of one split, computed now. Audio that fails to decode throws musefm::Error
-  /// naming the file and its label file line.
+  /// Features of one split, computed now. A clip whose audio fails to decode (or to encode)
+  /// is left out and listed in ProbeFeatures::failed, naming the file, its label file line
+  /// and the reason; the rest of the split is computed. Throws when no clip is left.
   ProbeFeatures compute(const ProbeTask& task, const std::string& split,
                         const ProbeProgress& progress = {}) const;
 
@@ -212,7 +218,8 @@ ProbeScores run_probe(const ProbeTask& task, const ProbeDataset& data, int layer
 
 /// Scores predictions of the rows of one split: `outputs` is [rows, num_outputs] (class
 /// probabilities, label probabilities or regression values); rows of one clip (`clip`) are
-/// averaged first. Returns every metric of task.metrics.
+/// averaged first; clips without a row (ProbeFeatures::failed) are left out. Returns every
+/// metric of task.metrics.
 std::map<std::string, double> score_probe_outputs(const ProbeTask& task, const ProbeSplit& split,
                                                   const at::Tensor& outputs,
                                                   const std::vector<int64_t>& clip);

@@ -24,7 +24,7 @@ namespace {
 
 struct ProbeOptions {
   std::vector<std::string> models, tasks, set;
-  std::string out, cache, probe = "both", layers = "all", device = "cpu";
+  std::string suite, data, out, cache, probe = "both", layers = "all", device = "cpu";
   int seeds = 3, threads = 0, batch = 4;
   bool overwrite = false, quiet = false;
 };
@@ -144,6 +144,47 @@ std::map<std::string, ProbeResult> load_results(const std::string& path) {
   return out;
 }
 
+// Task folders of a suite file (configs/probe/suite.json): "tasks" relative to the data root.
+std::vector<std::string> suite_tasks(const std::string& suite, const std::string& data) {
+  std::ifstream in(suite);
+  MUSEFM_CHECK(in.good(), "--suite: cannot read '", suite, "'");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    MUSEFM_FAIL(suite, ": not valid JSON: ", e.what());
+  }
+  MUSEFM_CHECK(j.is_object() && j.contains("tasks") && j["tasks"].is_array() && !j["tasks"].empty(),
+               suite, ": expected an object with a non-empty \"tasks\" array of task folder names");
+  MUSEFM_CHECK(!data.empty(), "--suite needs --data DIR: the folder holding the suite's tasks (",
+               j.value("generate", std::string("see configs/probe/README.md")), ")");
+  std::vector<std::string> out;
+  for (const auto& t : j["tasks"]) {
+    MUSEFM_CHECK(t.is_string() && !t.get<std::string>().empty(), suite,
+                 ": \"tasks\" entries must be folder names, got ", t.dump());
+    out.push_back((fs::path(data) / t.get<std::string>()).string());
+  }
+  return out;
+}
+
+// One line per clip left out of the features, for <out>/failures.jsonl.
+void log_failures(std::ofstream& log, int& count, const FeatureSource& src, const ProbeTask& task,
+                  const char* split, const ProbeFeatures& f) {
+  for (const auto& [clip, why] : f.failed) {
+    log << nlohmann::json{{"model", src.name()},
+                          {"task", task.name},
+                          {"split", split},
+                          {"audio", task.split(split).items[size_t(clip)].audio},
+                          {"line", task.split(split).items[size_t(clip)].line},
+                          {"error", why}}
+               .dump()
+        << "\n"
+        << std::flush;
+    std::fprintf(stderr, "musefm probe: left out: %s\n", why.c_str());
+    ++count;
+  }
+}
+
 ProbeDataset features_of(const FeatureSource& src, const ProbeTask& task, const ProbeOptions& o) {
   ProbeDataset d;
   ProbeFeatures* dst[] = {&d.train, &d.valid, &d.test};
@@ -175,8 +216,14 @@ void run_probe_command(const ProbeOptions& o) {
   MUSEFM_CHECK(o.seeds >= 1 && o.seeds <= 1000, "--seeds must be in [1, 1000]");
   if (o.threads > 0) at::set_num_threads(o.threads);
   const ProbeConfig base = make_config(o);
+  std::vector<std::string> task_paths = o.tasks;
+  if (!o.suite.empty())
+    for (auto& t : suite_tasks(o.suite, o.data)) task_paths.push_back(t);
+  MUSEFM_CHECK(!task_paths.empty(),
+               "no task: give --task DIR (repeatable) or --suite FILE --data DIR");
+  MUSEFM_CHECK(o.data.empty() || !o.suite.empty(), "--data is used with --suite only");
   std::vector<ProbeTask> tasks;
-  for (const auto& t : o.tasks) tasks.push_back(ProbeTask::load(t));  // all checked up front
+  for (const auto& t : task_paths) tasks.push_back(ProbeTask::load(t));  // all checked up front
   fs::create_directories(o.out);
   const std::string log = (fs::path(o.out) / "results.jsonl").string();
   if (o.overwrite) std::remove(log.c_str());
@@ -185,7 +232,7 @@ void run_probe_command(const ProbeOptions& o) {
   MUSEFM_CHECK(append.good(), "cannot write '", log, "'");
   {  // what this run was asked to do, for the record
     const nlohmann::json rec = {{"models", o.models},
-                                {"tasks", o.tasks},
+                                {"tasks", task_paths},
                                 {"probe", o.probe},
                                 {"layers", o.layers},
                                 {"seeds", o.seeds},
@@ -200,11 +247,17 @@ void run_probe_command(const ProbeOptions& o) {
   if (o.probe != "mlp") kinds.push_back("linear");
   if (o.probe != "linear") kinds.push_back("mlp");
   std::vector<ProbeResult> results;
-  int reused = 0;
+  int reused = 0, failed = 0;
+  const std::string failures_path = (fs::path(o.out) / "failures.jsonl").string();
+  std::ofstream failures(failures_path, std::ios::trunc);  // this run's list
+  MUSEFM_CHECK(failures.good(), "cannot write '", failures_path, "'");
   for (const auto& spec : o.models) {
     const FeatureSource src = FeatureSource::open(spec, o.device, o.batch);
     for (const ProbeTask& task : tasks) {
       const ProbeDataset data = features_of(src, task, o);
+      log_failures(failures, failed, src, task, "train", data.train);
+      log_failures(failures, failed, src, task, "valid", data.valid);
+      log_failures(failures, failed, src, task, "test", data.test);
       const int L = int(data.train.x.size(1));
       const std::vector<int> layers = parse_layers(o.layers, L);
       const std::string ids = source_identity(src, task) + "\n" + task_identity(task);
@@ -253,6 +306,7 @@ void run_probe_command(const ProbeOptions& o) {
     }
   }
   write_probe_report(results, o.out);
+  if (failed > 0) exit_code() = 1;  // the good clips were probed; the bad ones are listed
   if (o.quiet) return;
   const auto report = nlohmann::json::parse(probe_report_json(results));
   for (const auto& row : report["rows"]) {
@@ -269,6 +323,9 @@ void run_probe_command(const ProbeOptions& o) {
                     : NAN);
   }
   if (reused > 0) std::printf("%d run(s) reused from %s\n", reused, log.c_str());
+  if (failed > 0)
+    std::printf("%d clip(s) could not be used and were left out (exit status 1): see %s\n", failed,
+                failures_path.c_str());
   std::printf(
       "report: %s/report.md, %s/report.json (plot: tools/plot_probe.py %s/report.json "
       "--out layers.png)\n",
@@ -293,9 +350,12 @@ void add_probe_command(CLI::App& app) {
       "DIR/<task>/<split>.safetensors ('features' [N, L, H]). Writes <out>/results.jsonl (one\n"
       "line per run; a rerun skips finished runs), <out>/report.json, <out>/report.md and\n"
       "<out>/config.json (the settings); the best layer is marked, chosen on validation.\n"
+      "A clip that cannot be decoded is left out, listed in <out>/failures.jsonl and makes the\n"
+      "exit status 1; the rest is probed.\n"
       "Examples:\n"
-      "  musefm probe --model models/mert-v1-95m --model mfcc --task data/probe/key \\\n"
-      "      --task data/probe/nsynth_pitch --out runs/probe\n"
+      "  musefm probe --model models/mert-v1-95m --model mfcc --model chroma \\\n"
+      "      --suite configs/probe/suite.json --data data/probe --out runs/probe\n"
+      "  musefm probe --model models/mert-v1-95m --task data/probe/key --out runs/key\n"
       "  musefm probe --model models/musicfm --task data/probe/tempo --probe linear --layers "
       "0,6,-1 --out runs/p\n"
       "  tools/plot_probe.py runs/probe/report.json --out layers.png");
@@ -303,7 +363,10 @@ void add_probe_command(CLI::App& app) {
                   "Model dir (config.json + model.safetensors), mfcc, chroma or features:DIR "
                   "(repeatable)")
       ->required();
-  cmd->add_option("--task,-t", o->tasks, "Task folder or its task.json (repeatable)")->required();
+  cmd->add_option("--task,-t", o->tasks, "Task folder or its task.json (repeatable)");
+  cmd->add_option("--suite", o->suite,
+                  "Suite file listing task folders (e.g. configs/probe/suite.json); with --data");
+  cmd->add_option("--data", o->data, "Folder holding the suite's task folders");
   cmd->add_option("--out,-o", o->out, "Output folder (results.jsonl, report.json, report.md)")
       ->required();
   cmd->add_option("--cache", o->cache,

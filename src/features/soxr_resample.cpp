@@ -13,11 +13,16 @@
 
 namespace musefm::features_detail {
 
-std::vector<float> soxr_downsample(const float* samples, int64_t n, int factor) {
-  MUSEFM_CHECK(factor >= 1, "soxr_downsample: factor must be >= 1, got ", factor);
-  MUSEFM_CHECK(n >= 0, "soxr_downsample: negative length ", n);
-  const int64_t target = (n + factor - 1) / factor;      // librosa: int(np.ceil(n * ratio))
-  std::vector<float> out(size_t(n / factor + 1), 0.0f);  // python-soxr: ilen * out / in + 1
+namespace {
+// python-soxr's soxr.resample(x, in_rate, out_rate, quality="soxr_hq") on a mono float32 signal,
+// then librosa's util.fix_length(y_hat, size=target): cut, or zero-padded at the end.
+std::vector<float> soxr_hq(const float* samples, int64_t n, double in_rate, double out_rate,
+                           int64_t target) {
+  MUSEFM_CHECK(n >= 0, "soxr resample: negative length ", n);
+  MUSEFM_CHECK(in_rate > 0 && out_rate > 0, "soxr resample: rates must be positive, got ", in_rate,
+               " -> ", out_rate);
+  // python-soxr's output buffer: ilen * out_rate / in_rate + 1 samples.
+  std::vector<float> out(size_t(double(n) * out_rate / in_rate + 1.0), 0.0f);
   size_t done = 0;
   if (n > 0) {
     // python-soxr: io spec float32 (split channels == interleaved for mono), HQ recipe with
@@ -25,17 +30,34 @@ std::vector<float> soxr_downsample(const float* samples, int64_t n, int factor) 
     // samples as its chunked streaming loop.
     const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
     const soxr_quality_spec_t quality = soxr_quality_spec(SOXR_HQ, 0);
-    const soxr_error_t err = soxr_oneshot(double(factor), 1.0, 1, samples, size_t(n), nullptr,
+    const soxr_error_t err = soxr_oneshot(in_rate, out_rate, 1, samples, size_t(n), nullptr,
                                           out.data(), out.size(), &done, &io, &quality, nullptr);
-    MUSEFM_CHECK(err == nullptr, "soxr_downsample: libsoxr failed: ", err);
+    MUSEFM_CHECK(err == nullptr, "soxr resample: libsoxr failed: ", err);
   }
-  // util.fix_length(y_hat, size=target): truncate, or zero-pad at the end.
   std::fill(out.begin() + int64_t(std::min<size_t>(done, out.size())), out.end(), 0.0f);
   out.resize(size_t(target), 0.0f);
+  return out;
+}
+}  // namespace
+
+std::vector<float> soxr_downsample(const float* samples, int64_t n, int factor) {
+  MUSEFM_CHECK(factor >= 1, "soxr_downsample: factor must be >= 1, got ", factor);
+  // librosa: int(np.ceil(n * ratio)).
+  std::vector<float> out = soxr_hq(samples, n, double(factor), 1.0, (n + factor - 1) / factor);
   // scale=True: y_hat /= np.sqrt(ratio) (a float64 scalar: computed in double, stored float32).
   const double root = std::sqrt(1.0 / double(factor));
   for (float& v : out) v = float(double(v) / root);
   return out;
+}
+
+std::vector<float> soxr_resample(const float* samples, int64_t n, int from_rate, int to_rate) {
+  MUSEFM_CHECK(from_rate > 0 && to_rate > 0, "soxr_resample: rates must be positive, got ",
+               from_rate, " -> ", to_rate);
+  if (from_rate == to_rate) return std::vector<float>(samples, samples + n);
+  // librosa: ratio = float(target_sr) / orig_sr; n_samples = int(np.ceil(n * ratio)).
+  const double ratio = double(to_rate) / double(from_rate);
+  return soxr_hq(samples, n, double(from_rate), double(to_rate),
+                 int64_t(std::ceil(double(n) * ratio)));
 }
 
 at::Tensor soxr_downsample(const at::Tensor& batch, int factor) {

@@ -7,8 +7,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <optional>
 
+#include "features/soxr_resample.h"
 #include "musefm/audio.h"
 #include "musefm/extract.h"
 #include "musefm/features.h"
@@ -20,7 +22,7 @@ namespace {
 namespace fs = std::filesystem;
 
 // Cache format version: bump when the meaning of cached features changes.
-constexpr const char* kCacheFormat = "musefm-probe-features-1";
+constexpr const char* kCacheFormat = "musefm-probe-features-2";  // 2: soxr_hq resampling
 // Seconds per forward pass of a model (ExtractConfig default; longer clips are stitched).
 constexpr double kExtractWindowS = 30.0;
 // HuBERT iteration-1 MFCCs are computed at 16 kHz (fairseq dump_mfcc_feature.py).
@@ -102,10 +104,11 @@ void check_rows(const ProbeFeatures& f, const std::string& what) {
   for (int64_t c : f.clip) {
     MUSEFM_CHECK(c >= 0 && c < f.num_clips, what, ": clip index ", c, " out of range [0, ",
                  f.num_clips, ")");
+    MUSEFM_CHECK(!f.failed.count(c), what, ": clip ", c, " is listed as failed but has a row");
     seen[size_t(c)] = 1;
   }
   for (size_t c = 0; c < seen.size(); ++c)
-    MUSEFM_CHECK(seen[c], what, ": clip ", c, " has no feature row");
+    MUSEFM_CHECK(seen[c] || f.failed.count(int64_t(c)), what, ": clip ", c, " has no feature row");
 }
 
 at::Tensor mean_std(const at::Tensor& frames, int64_t time_dim) {
@@ -211,49 +214,62 @@ ProbeFeatures FeatureSource::compute(const ProbeTask& task, const std::string& s
   out.num_clips = n;
   std::vector<at::Tensor> rows;
   AudioLoadOptions opt;
-  opt.target_rate = m.rate;
+  opt.target_rate = 0;  // decoded at the file's rate, resampled below as librosa.load does
   const int64_t batch = m.extractor ? m.extractor->config().batch : 1;
+  const auto fail = [&](int64_t i, const std::string& why) {
+    const ProbeItem& item = split.items[size_t(i)];
+    out.failed[i] = split.file + ":" + std::to_string(item.line) + ": '" + item.audio + "': " + why;
+  };
+  const auto encode = [&m](const std::vector<at::Tensor>& w) {
+    std::vector<at::Tensor> r;
+    if (m.extractor) {
+      for (auto& x : m.extractor->extract(w)) r.push_back(x.to(at::kCPU).contiguous());
+    } else {
+      for (const auto& x : w) r.push_back(m.baseline(x).contiguous());
+    }
+    return r;
+  };
   for (int64_t first = 0; first < n; first += batch) {
     const int64_t count = std::min(batch, n - first);
     std::vector<at::Tensor> windows;
     std::vector<int64_t> owner;
     for (int64_t i = first; i < first + count; ++i) {
-      const ProbeItem& item = split.items[size_t(i)];
       try {
-        const at::Tensor wav = waveform_tensor(load_audio(item.audio, opt));
+        const Audio a = load_audio(split.items[size_t(i)].audio, opt);
+        const std::vector<float> y = features_detail::soxr_resample(
+            a.samples.data(), int64_t(a.samples.size()), a.sample_rate, m.rate);
+        const at::Tensor wav = at::tensor(y, at::kFloat);
         for (const auto& [start, len] : windows_of(task, wav.size(0), m.rate)) {
           windows.push_back(wav.narrow(0, start, len));
           owner.push_back(i);
         }
       } catch (const Error& e) {
-        MUSEFM_FAIL(split.file, ":", item.line, ": '", item.audio, "': ", e.what());
+        fail(i, e.what());
       }
     }
-    const auto encode = [&m](const std::vector<at::Tensor>& w) {
-      std::vector<at::Tensor> r;
-      if (m.extractor) {
-        for (auto& x : m.extractor->extract(w)) r.push_back(x.to(at::kCPU).contiguous());
-      } else {
-        for (const auto& x : w) r.push_back(m.baseline(x).contiguous());
-      }
-      return r;
-    };
+    std::vector<at::Tensor> encoded;
     try {
-      for (auto& r : encode(windows)) rows.push_back(std::move(r));
+      encoded = encode(windows);
     } catch (const Error&) {
-      for (size_t k = 0; k < windows.size(); ++k) {  // find the clip that failed
+      encoded.assign(windows.size(), at::Tensor());
+      for (size_t k = 0; k < windows.size(); ++k) {  // find the clips that fail
         try {
-          encode({windows[k]});
+          encoded[k] = encode({windows[k]}).at(0);
         } catch (const Error& e) {
-          const ProbeItem& item = split.items[size_t(owner[k])];
-          MUSEFM_FAIL(split.file, ":", item.line, ": '", item.audio, "': ", e.what());
+          if (!out.failed.count(owner[k])) fail(owner[k], e.what());
         }
       }
-      throw;
     }
-    for (int64_t i : owner) out.clip.push_back(i);
+    for (size_t k = 0; k < windows.size(); ++k) {
+      if (out.failed.count(owner[k])) continue;  // every window of a failed clip is dropped
+      rows.push_back(std::move(encoded[k]));
+      out.clip.push_back(owner[k]);
+    }
     if (progress) progress(first + count, n, split.items[size_t(first + count - 1)].audio);
   }
+  MUSEFM_CHECK(!rows.empty(), split.file, ": no clip of the ", split_name,
+               " split could be used; the first: ",
+               out.failed.empty() ? std::string("none") : out.failed.begin()->second);
   out.x = at::stack(rows, 0).to(at::kFloat).contiguous();
   return out;
 }
@@ -297,17 +313,25 @@ ProbeFeatures probe_features(const FeatureSource& source, const ProbeTask& task,
         const at::Tensor c = f.get("clip").to(at::kLong).contiguous();
         out.clip.assign(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
         out.num_clips = int64_t(split.items.size());
+        auto failed = f.metadata().find("failed");
+        if (failed != f.metadata().end()) {
+          const nlohmann::json list = nlohmann::json::parse(failed->second);  // outlives items()
+          for (const auto& [clip, why] : list.items()) out.failed[std::stoll(clip)] = why;
+        }
         check_rows(out, path);  // a malformed entry throws: recomputed below
         if (from_cache) *from_cache = true;
         return out;
       }
-    } catch (const Error&) {
-      // unreadable cache entry: recomputed and replaced below
+    } catch (const std::exception&) {
+      // unreadable cache entry (file, tensors or metadata): recomputed and replaced below
     }
   }
   ProbeFeatures out = source.compute(task, split_name, progress);
   fs::create_directories(dir);
+  check_rows(out, source.name() + " features of " + task.name + "/" + split_name);
   const at::Tensor clip = at::tensor(out.clip, at::kLong);
+  nlohmann::json failed = nlohmann::json::object();
+  for (const auto& [k, v] : out.failed) failed[std::to_string(k)] = v;
   save_safetensors(path, {{"features", out.x}, {"clip", clip}},
                    {{"format", kCacheFormat},
                     {"fingerprint", fingerprint},
@@ -316,6 +340,7 @@ ProbeFeatures probe_features(const FeatureSource& source, const ProbeTask& task,
                     {"task", task.name},
                     {"task_dir", fs::absolute(task.dir).lexically_normal().string()},
                     {"split", split_name},
+                    {"failed", failed.dump()},
                     {"mode", task.mode == "window" ? "window " + std::to_string(task.window_s) +
                                                          "/" + std::to_string(task.hop_s)
                                                    : "clip"}});

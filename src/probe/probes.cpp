@@ -285,6 +285,15 @@ void check_dataset(const ProbeTask& task, const ProbeDataset& d) {
     MUSEFM_CHECK(f[i]->num_clips == int64_t(task.split(names[i]).items.size()),
                  "probe: ", task.name, "/", names[i], ": features of ", f[i]->num_clips,
                  " clips, the split has ", task.split(names[i]).items.size());
+    std::vector<char> seen(size_t(f[i]->num_clips), 0);
+    for (int64_t c : f[i]->clip) {
+      MUSEFM_CHECK(c >= 0 && c < f[i]->num_clips, "probe: ", task.name, "/", names[i],
+                   ": clip index ", c, " out of range [0, ", f[i]->num_clips, ")");
+      seen[size_t(c)] = 1;
+    }
+    for (int64_t c = 0; c < f[i]->num_clips; ++c)
+      MUSEFM_CHECK(seen[size_t(c)] || f[i]->failed.count(c), "probe: ", task.name, "/", names[i],
+                   ": clip ", c, " has no feature row and is not listed as failed");
   }
 }
 }  // namespace
@@ -301,7 +310,8 @@ ProbeScores run_probe(const ProbeTask& task, const ProbeDataset& data, int layer
 std::map<std::string, double> score_probe_outputs(const ProbeTask& task, const ProbeSplit& split,
                                                   const at::Tensor& outputs,
                                                   const std::vector<int64_t>& clip) {
-  const int64_t n = int64_t(split.items.size()), c = task.num_outputs();
+  int64_t n = int64_t(split.items.size());
+  const int64_t c = task.num_outputs();
   MUSEFM_CHECK(
       outputs.dim() == 2 && outputs.size(0) == int64_t(clip.size()) && outputs.size(1) == c,
       "score_probe_outputs: outputs must be [", clip.size(), ", ", c, "], got ", outputs.sizes());
@@ -312,9 +322,18 @@ std::map<std::string, double> score_probe_outputs(const ProbeTask& task, const P
       at::zeros({n, c}, at::kDouble).index_add_(0, idx, outputs.to(at::kCPU, at::kDouble));
   const at::Tensor count =
       at::zeros({n}, at::kDouble).index_add_(0, idx, at::ones({idx.size(0)}, at::kDouble));
-  MUSEFM_CHECK(count.min().item<double>() > 0, "score_probe_outputs: a clip of ", split.file,
-               " has no output row");
-  const at::Tensor mean = (sum / count.unsqueeze(1)).contiguous();
+  // Clips without a row (left out by feature extraction) are not scored.
+  const at::Tensor kept = count.gt(0).nonzero().squeeze(1);
+  MUSEFM_CHECK(kept.numel() > 0, "score_probe_outputs: no clip of ", split.file, " has a row");
+  const at::Tensor mean =
+      (sum.index_select(0, kept) / count.index_select(0, kept).unsqueeze(1)).contiguous();
+  const at::Tensor kept_c = kept.contiguous();
+  const std::vector<int64_t> clips(kept_c.data_ptr<int64_t>(),
+                                   kept_c.data_ptr<int64_t>() + kept_c.numel());
+  const auto item = [&](int64_t i) -> const ProbeItem& {
+    return split.items[size_t(clips[size_t(i)])];
+  };
+  n = int64_t(clips.size());
   const auto a = mean.accessor<double, 2>();
   std::vector<std::vector<double>> scores(static_cast<size_t>(n),
                                           std::vector<double>(static_cast<size_t>(c)));
@@ -326,7 +345,7 @@ std::map<std::string, double> score_probe_outputs(const ProbeTask& task, const P
     const at::Tensor am = mean.argmax(1).contiguous();
     const int64_t* best = am.data_ptr<int64_t>();
     for (int64_t i = 0; i < n; ++i) {
-      truth.push_back(split.items[size_t(i)].classes[0]);
+      truth.push_back(item(i).classes[0]);
       pred.push_back(int(best[i]));
     }
     for (const auto& m : task.metrics) {
@@ -345,14 +364,14 @@ std::map<std::string, double> score_probe_outputs(const ProbeTask& task, const P
   } else if (task.type == ProbeTaskType::Multilabel) {
     std::vector<std::vector<int>> truth(size_t(n), std::vector<int>(size_t(c), 0));
     for (int64_t i = 0; i < n; ++i)
-      for (int k : split.items[size_t(i)].classes) truth[size_t(i)][size_t(k)] = 1;
+      for (int k : item(i).classes) truth[size_t(i)][size_t(k)] = 1;
     for (const auto& m : task.metrics) {
       if (m == "roc_auc") out[m] = roc_auc_macro(truth, scores).value;
       if (m == "pr_auc") out[m] = pr_auc_macro(truth, scores).value;
     }
   } else {
     std::vector<std::vector<double>> truth;
-    for (int64_t i = 0; i < n; ++i) truth.push_back(split.items[size_t(i)].values);
+    for (int64_t i = 0; i < n; ++i) truth.push_back(item(i).values);
     for (const auto& m : task.metrics)
       if (m == "r2") out[m] = r2_score(truth, scores);
   }
