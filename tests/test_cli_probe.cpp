@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "musefm/encoder.h"
 #include "musefm/features.h"
 #include "musefm/probe.h"
 #include "support/probe_support.h"
@@ -200,6 +201,28 @@ TEST(CliProbe, SuiteAndUndecodableClips) {
   ASSERT_EQ(j["rows"].size(), 1u);
   EXPECT_GE(j["rows"][0]["test"]["accuracy"]["mean"].get<double>(), 0.99);  // 3 clips scored
 
+  // A suite entry may restrict the probes run on its task.
+  test::write_bytes(data + "/linear.json",
+                    R"({"tasks": [{"name": "tones", "probes": ["linear"], "note": "why"}]})");
+  const std::string out2 = test::temp_dir();
+  EXPECT_EQ(test::run_cli("probe --model mfcc --suite " + data + "/linear.json --data " + data +
+                              " --out " + out2 + " --cache none --threads 1",
+                          &log),
+            1);  // the undecodable clip is still listed
+  EXPECT_NE(log.find("probe mfcc/t mlp: skipped (the suite runs linear only on this task)"),
+            std::string::npos)
+      << log;
+  std::ifstream in2(out2 + "/report.json");
+  const auto j2 = nlohmann::json::parse(in2);
+  ASSERT_EQ(j2["rows"].size(), 1u);
+  EXPECT_EQ(j2["rows"][0]["probe"], "linear");
+  test::write_bytes(data + "/svm.json", R"({"tasks": [{"name": "tones", "probes": ["svm"]}]})");
+  EXPECT_EQ(test::run_cli("probe --model mfcc --suite " + data + "/svm.json --data " + data +
+                              " --out " + out2,
+                          &log),
+            1);
+  EXPECT_NE(log.find("svm.json: probe \"svm\" is not linear or mlp"), std::string::npos) << log;
+
   test::write_bytes(data + "/bad.json", R"({"tasks": []})");
   EXPECT_EQ(test::run_cli(
                 "probe --model mfcc --suite " + data + "/bad.json --data " + data + " --out " + out,
@@ -212,6 +235,37 @@ TEST(CliProbe, SuiteAndUndecodableClips) {
   EXPECT_NE(log.find("--suite needs --data DIR"), std::string::npos) << log;
   EXPECT_EQ(test::run_cli("probe --model mfcc --out " + out, &log), 1);
   EXPECT_NE(log.find("no task"), std::string::npos) << log;
+}
+
+// Beat tasks are probed frame by frame: click tracks, MFCC frames at 100 Hz and model frames.
+TEST(CliProbe, BeatTaskOnClickTracks) {
+  const std::string dir = test::temp_dir() + "/beat", out = test::temp_dir(),
+                    cache = test::temp_dir();
+  test::write_beat_task(dir, {{"train", 8}, {"valid", 4}, {"test", 4}});
+  const ProbeTask t = ProbeTask::load(dir);
+  bool hit = false;
+  for (int pass = 0; pass < 2; ++pass) {  // computed, then from the cache
+    const ProbeFeatures f = probe_features(FeatureSource::open("mfcc"), t, "test", cache, {}, &hit);
+    EXPECT_EQ(hit, pass == 1);
+    EXPECT_EQ(f.frame_rate, 100.0);
+    EXPECT_EQ(f.x.size(0), 4 * 298);  // 3 s at 16 kHz: 298 Kaldi frames (25 ms / 10 ms) per clip
+    EXPECT_EQ(f.x.size(2), 39);
+  }
+  const ProbeFeatures m = FeatureSource::open(kTiny).compute(t, "test");
+  EXPECT_EQ(m.frame_rate, 75.0);  // 24 kHz / 320
+  EXPECT_EQ(m.x.size(1), FeatureSource::open(kTiny).compute(t, "valid").x.size(1));
+  EXPECT_EQ(m.x.size(0), 4 * Encoder::load(kTiny).num_frames(72000));  // 3 s clips
+  std::string log;
+  ASSERT_EQ(test::run_cli("probe --model mfcc --model " + kTiny + " --task " + dir + " --out " +
+                              out + " --cache " + cache + " --probe linear --threads 1",
+                          &log),
+            0)
+      << log;
+  std::ifstream in(out + "/report.json");
+  const auto j = nlohmann::json::parse(in);
+  for (const auto& row : j["rows"])
+    if (row["model"] == "mfcc")
+      EXPECT_GE(row["test"]["beat_f1"]["mean"].get<double>(), 0.9) << row.dump();
 }
 
 TEST(CliProbe, BadInputsGiveOneClearLine) {

@@ -131,6 +131,17 @@ TEST(MetricsFixtures, KeyScoresMatchMirEval) {
 
 // ---- tiny cases ---------------------------------------------------------------------------------
 
+TEST(MetricsFixtures, BeatFMeasureMatchesMirEval) {
+  const json fx = load("beat.json");
+  ASSERT_GE(fx["cases"].size(), 30u);
+  for (const auto& c : fx["cases"]) {
+    const auto ref = c["reference"].get<std::vector<double>>();
+    const auto est = c["estimated"].get<std::vector<double>>();
+    EXPECT_NEAR(beat_f_measure(ref, est), c["f_measure"].get<double>(), kTol)
+        << c["name"].get<std::string>();
+  }
+}
+
 TEST(Metrics, TinyClassification) {
   EXPECT_DOUBLE_EQ(accuracy({0, 2, 1, 2}, {0, 1, 1, 2}), 0.75);
   // class 0: TP 1 -> F1 1; class 1: TP 1, FP 1 -> 2/3; class 2: TP 1, FN 1 -> 2/3; class 3: 0.
@@ -240,6 +251,23 @@ TEST(MetricsErrors, RegressionInputs) {
                "y_true has 1 columns but y_pred has 2");
   EXPECT_ERROR(r2_score({{1.0}, {std::nan("")}}, {{1.0}, {2.0}}), "y_true[1][0] is NaN");
   EXPECT_ERROR(r2_score_per_output({{1.0}, {2.0}}, {{1.0}, {-HUGE_VAL}}), "y_pred[1][0] is inf");
+}
+
+TEST(Metrics, TinyBeats) {
+  EXPECT_NEAR(beat_f_measure({0.5, 1.0, 1.5}, {0.52, 1.2}), 0.4, kTol);  // P 1/2, R 1/3
+  EXPECT_EQ(beat_f_measure({1.0, 2.0}, {1.0, 2.0}), 1.0);
+  EXPECT_EQ(beat_f_measure({1.0, 2.0}, {1.0, 1.0, 2.0, 2.0}), 2.0 * 0.5 / 1.5);  // one-to-one
+  EXPECT_EQ(beat_f_measure({1.0}, {}), 0.0);
+  EXPECT_EQ(beat_f_measure({1.0}, {1.2}), 0.0);
+  EXPECT_EQ(beat_f_measure({1.0}, {1.2}, 0.25), 1.0);
+}
+
+TEST(MetricsErrors, BeatInputs) {
+  EXPECT_ERROR(beat_f_measure({1.0, 0.5}, {1.0}),
+               "beat_f_measure: reference must be in increasing order");
+  EXPECT_ERROR(beat_f_measure({1.0}, {-0.1}), "estimated[0] = -0.1 is not a finite time >= 0");
+  EXPECT_ERROR(beat_f_measure({std::nan("")}, {1.0}), "reference[0] = nan");
+  EXPECT_ERROR(beat_f_measure({1.0}, {1.0}, -1.0), "window_s = -1 must be finite and >= 0");
 }
 
 TEST(MetricsErrors, KeyInputs) {

@@ -151,6 +151,90 @@ TEST(Probe, SeparableEmbeddingsReachFullAccuracy) {
   }
 }
 
+TEST(ProbeTask, BeatTasksReadTimesAndRejectBadOnes) {
+  const std::string dir = test::temp_dir();
+  const std::string beat = R"("type": "beat", "labels": ["beat"], "metrics": ["beat_f1"])";
+  write_task(dir, beat, {{"train", {"0.5 1.0 1.5", ""}}, {"valid", {"0.25"}}, {"test", {"2"}}});
+  const ProbeTask t = ProbeTask::load(dir);
+  EXPECT_EQ(t.type, ProbeTaskType::Beat);
+  EXPECT_EQ(t.split("train").items[0].values, (std::vector<double>{0.5, 1.0, 1.5}));
+  EXPECT_TRUE(t.split("train").items[1].values.empty());  // a clip without beats
+  const auto error = [&](const std::string& body, const std::string& train_label) {
+    write_task(dir, body, {{"train", {train_label}}, {"valid", {"1"}}, {"test", {"1"}}});
+    return error_of([&] { ProbeTask::load(dir); });
+  };
+  std::string e = error(beat, "0.5 0.4");
+  EXPECT_NE(e.find("train.tsv:2: beat times must not decrease ('0.4' after 0.5)"),
+            std::string::npos)
+      << e;
+  e = error(beat, "-1");
+  EXPECT_NE(e.find("beat time '-1' is not a number of seconds >= 0"), std::string::npos) << e;
+  e = error(beat, "1,2");
+  EXPECT_NE(e.find("beat time '1,2'"), std::string::npos) << e;
+  e = error(R"("type": "beat", "labels": ["beat", "downbeat"], "metrics": ["beat_f1"])", "1");
+  EXPECT_NE(e.find("a beat task has one label"), std::string::npos) << e;
+  e = error(R"("type": "beat", "labels": ["beat"], "metrics": ["accuracy"])", "1");
+  EXPECT_NE(e.find("metric 'accuracy' does not apply to a beat task (use beat_f1)"),
+            std::string::npos)
+      << e;
+  e = error(beat + R"(, "mode": {"kind": "window", "window_s": 1})", "1");
+  EXPECT_NE(e.find("mode.kind must be clip"), std::string::npos) << e;
+}
+
+// Frame rows at 50 Hz: layer 1 has a bump on the annotated beat frames, layer 0 is noise.
+ProbeDataset beat_frames(ProbeTask& t, const std::vector<int>& clips) {
+  t.type = ProbeTaskType::Beat;
+  t.labels = {"beat"};
+  t.metrics = {"beat_f1"};
+  const double rate = 50.0;
+  ProbeDataset d;
+  ProbeFeatures* f[] = {&d.train, &d.valid, &d.test};
+  at::manual_seed(3);
+  for (size_t s = 0; s < 3; ++s) {
+    auto& items = t.splits[s].items;
+    items.assign(size_t(clips[s]), ProbeItem{});
+    std::vector<at::Tensor> rows;
+    for (int c = 0; c < clips[s]; ++c) {
+      const int frames = 150 + 10 * (c % 3);  // 3.0-3.4 s
+      const double period = 0.4 + 0.05 * (c % 5), phase = 0.03 * (c % 7);
+      at::Tensor x = at::randn({frames, 2, 8});
+      for (double b = phase; b < frames / rate; b += period) {
+        items[size_t(c)].values.push_back(b);
+        const int64_t k = std::llround(b * rate);
+        if (k < frames) x[k][1][0] += 6.0;
+      }
+      rows.push_back(x);
+      f[s]->clip.insert(f[s]->clip.end(), size_t(frames), c);
+    }
+    f[s]->x = at::cat(rows, 0);
+    f[s]->num_clips = clips[s];
+    f[s]->frame_rate = rate;
+  }
+  return d;
+}
+
+TEST(Probe, BeatProbesFindBeatsInFrameRows) {
+  ProbeTask t = test::synthetic_task(2, {0, 0, 0});
+  const ProbeDataset d = beat_frames(t, {24, 8, 8});
+  ProbeConfig c;
+  c.lr_grid = {1e-2};
+  c.max_epochs = 30;
+  c.batch_size = 4;  // clips per step for frame rows
+  for (const char* kind : {"linear", "mlp"}) {
+    c.probe = kind;
+    EXPECT_GE(run_probe(t, d, 1, c).test.at("beat_f1"), 0.95) << kind;
+    EXPECT_LT(run_probe(t, d, 0, c).test.at("beat_f1"), 0.6) << kind << " on the noise layer";
+  }
+  c.probe = "linear";
+  const ProbeScores w = run_probe(t, d, kWeightedLayers, c);
+  EXPECT_GE(w.test.at("beat_f1"), 0.95);
+  EXPECT_GT(w.layer_weights[1], w.layer_weights[0]);
+  ProbeDataset pooled = d;  // pooled rows for a beat task are refused
+  pooled.valid.frame_rate = 0;
+  EXPECT_NE(error_of([&] { run_probe(t, pooled, 1, c); }).find("needs frame rows"),
+            std::string::npos);
+}
+
 TEST(Probe, MlpIsSeededAndDeterministic) {
   const ProbeTask t = test::synthetic_task(3, {90, 30, 30});
   ProbeDataset d = separable(t, 2);

@@ -12,6 +12,8 @@ For every DATA_DIR/<task>/task.json:
   nsynth_pitch   YIN f0 of each note vs its MIDI label (exact / pitch class)
   key            Krumhansl-Kessler chroma template estimate vs label (accuracy, MIREX score)
   tempo(_class)  onset-envelope autocorrelation BPM vs label (within 4 %)
+  beat           beat times: a grid at the clip's BPM; low-band onset flux on the beats vs
+                 half-way between them and vs 60 ms off (the annotations sit on the hits)
 --compare OTHER_DIR: every file (TSVs, task.json, WAVs) byte-identical in both folders.
 Standard library + numpy + soundfile only.
 """
@@ -27,12 +29,13 @@ import soundfile as sf
 
 PITCH_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 METRICS = {"multiclass": ["accuracy", "macro_f1"], "multilabel": ["roc_auc", "pr_auc"],
-           "regression": ["r2"]}
+           "regression": ["r2"], "beat": ["beat_f1"]}
 # pass thresholds (measured figures on FluidR3_GM are well above these; see the report)
 MIN_PITCH_CLASS_ACC = 0.80
 MIN_KEY_ACC = 0.30  # chance 1/24
 MIN_TEMPO_ACC = 0.75  # slow four-on-the-floor / fast funk read at 2x / 0.5x
 MIN_TEMPO_OCTAVE_ACC = 0.95  # within 4% of 0.5x, 1x or 2x the label
+MIN_BEAT_FLUX_RATIO = 2.0  # low-band onset flux on annotated beats vs half-way between them
 MAX_CLIPPED = 1e-3  # fraction of samples at full scale in one clip
 
 
@@ -203,6 +206,10 @@ def check_task(tdir, rep, max_clips):
                 rep.check(label in labels, f"{name}/{path}: label '{label}' not in labels")
             elif ttype == "multilabel":
                 rep.check(all(l in labels for l in label.split(",")), f"{name}/{path}: bad labels")
+            elif ttype == "beat":
+                beats = [float(v) for v in label.split()]
+                rep.check(beats == sorted(beats) and all(0 <= b for b in beats) and beats,
+                          f"{name}/{path}: beat times '{label[:40]}' are not increasing times")
             else:
                 vals = [float(v) for v in label.split(",")]
                 rep.check(len(vals) == len(labels) and all(map(math.isfinite, vals)),
@@ -243,6 +250,8 @@ def check_task(tdir, rep, max_clips):
         check_key(per_split, sr, rep)
     elif name in ("tempo", "tempo_class"):
         check_tempo(per_split, sr, spec, rep)
+    elif ttype == "beat":
+        check_beats(per_split, sr, spec, rep)
 
 
 def by_split(per_split, score):
@@ -314,6 +323,38 @@ def check_tempo(per_split, sr, spec, rep):
               f"{spec['name']}: tempo within 4% {ok:.1%} < {MIN_TEMPO_ACC:.0%}")
     rep.check(octave >= MIN_TEMPO_OCTAVE_ACC, f"{spec['name']}: tempo within 4% of 0.5x/1x/2x "
               f"{octave:.1%} < {MIN_TEMPO_OCTAVE_ACC:.0%}")
+
+
+def check_beats(per_split, sr, spec, rep):
+    hop = int(sr * 0.01)
+
+    def score(x, label, meta):
+        beats = np.array([float(v) for v in label.split()])
+        grid = len(beats) < 2 or ("bpm" not in meta) or \
+            np.allclose(np.diff(beats), 60.0 / meta["bpm"], atol=2e-4)
+        mag = np.log1p(100 * stft_mag(x, 1024, hop))[:, :int(600 * 1024 / sr)]
+        flux = np.concatenate([[0], np.maximum(np.diff(mag, axis=0), 0).sum(axis=1)])
+
+        def at(times):  # stft_mag frame k spans [k hop, k hop + 1024): an onset at t first
+            out = []    # shows in the frame whose window starts 1024 samples before it
+            for t in times:
+                k = int(round((t * sr - 1024) / hop))
+                out.append(flux[max(k - 1, 0):max(k + 3, 1)].max() if 0 <= t and k < len(flux)
+                           else 0.0)
+            return float(np.mean(out)) if out else 0.0
+        on = at(beats)
+        mid = at((beats[:-1] + beats[1:]) / 2)
+        shifted = max(at(beats - 0.06), at(beats + 0.06))
+        return float(grid), on / (mid + 1e-9), on / (shifted + 1e-9)
+    res, n = by_split(per_split, score)
+    grid, ratio, aligned = res["all"]
+    print(f"  beat grids at the clip BPM: {grid:.1%} of {n} clips; low-band onset flux on the "
+          f"beats / half-way between: {ratio:.2f}x, / 60 ms off: {aligned:.2f}x")
+    rep.check(grid == 1.0, f"{spec['name']}: {1 - grid:.1%} of the beat lists are not a grid")
+    rep.check(ratio >= MIN_BEAT_FLUX_RATIO,
+              f"{spec['name']}: onset flux on beats only {ratio:.2f}x that between them")
+    rep.check(aligned >= MIN_BEAT_FLUX_RATIO,
+              f"{spec['name']}: onset flux on beats only {aligned:.2f}x that 60 ms off them")
 
 
 def hashes(root):

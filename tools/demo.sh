@@ -84,3 +84,19 @@ if .venv/bin/python -c "import matplotlib" 2>/dev/null; then
   echo "curves: $out/runs/tiny_curves.png"
 fi
 echo "(run folder $run: train.jsonl, checkpoints/; rerunning resumes; the model is in $out/models/tiny)"
+
+echo
+echo "Probing (MARBLE protocol) on small generated tasks (FluidSynth + the GM soundfont):"
+echo "instrument family of single notes, key of chord progressions, beats of drum patterns;"
+echo "the model just trained against the MFCC and chroma baselines, every layer, linear probe:"
+.venv/bin/python tools/make_probe_data.py --out "$out/probe_data" --small \
+  --tasks nsynth_family,key,beat >/dev/null
+"$build/src/cli/musefm" probe --model "$out/models/tiny" --model mfcc --model chroma \
+  --task "$out/probe_data/nsynth_family" --task "$out/probe_data/key" \
+  --task "$out/probe_data/beat" --probe linear --out "$out/probe" --cache "$out/probe_cache"
+if .venv/bin/python -c "import matplotlib" 2>/dev/null; then
+  .venv/bin/python tools/plot_probe.py "$out/probe/report.json" --out "$out/probe/layers.png"
+  echo "score vs layer: $out/probe/layers.png"
+fi
+echo "(tiny test-size splits: 3/1/1 clips per class; the full suite and its results:"
+echo " benchmarks/probe_suite.sh, benchmarks/RESULTS.md)"

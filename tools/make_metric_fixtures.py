@@ -9,6 +9,7 @@ implementations scikit-learn and mir_eval:
                          average_precision_score (average="macro" and per class); multiclass
                          labels + probabilities -> roc_auc_score(multi_class="ovr")
     regression.json      y_true / y_pred (N x D) -> r2_score (uniform_average, raw_values)
+    beat.json            mir_eval.beat.f_measure on beat lists (jitter, misses, octave errors)
     key.json             mir_eval.key.weighted_score for all 24 x 24 key pairs, the key names
                          mir_eval accepts with their semitones, and a random accuracy case
 
@@ -181,6 +182,40 @@ def key(rng):
             "accuracy_case": {"true": t.tolist(), "pred": p.tolist(), "accuracy": acc}}
 
 
+def beat(rng):
+    """mir_eval.beat.f_measure (window 0.07 s, no trimming) on beat grids with jitter, missed
+    and extra beats, tempo-octave errors, an empty estimate, and times on the window's edge."""
+    cases = []
+
+    def add(name, ref, est):
+        ref, est = np.asarray(ref, float), np.asarray(est, float)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # mir_eval warns on empty lists
+            f = float(mir_eval.beat.f_measure(ref, est))
+        cases.append({"name": name, "reference": ref.tolist(), "estimated": est.tolist(),
+                      "f_measure": f})
+
+    for k in range(30):
+        period = 60.0 / rng.uniform(60, 180)
+        ref = np.arange(rng.uniform(0, period), 8.0, period)
+        est = ref + rng.normal(0, rng.choice([0.01, 0.03, 0.06]), ref.size)
+        keep = rng.random(est.size) > rng.choice([0.0, 0.1, 0.3])
+        est = est[keep]
+        extra = rng.uniform(0, 8.0, rng.integers(0, 4))
+        est = np.sort(np.clip(np.concatenate([est, extra]), 0, None))
+        if k % 5 == 0:
+            est = np.sort(np.concatenate([est, est[: est.size // 3]]))  # duplicates
+        add(f"grid{k}", ref, est)
+    ref = np.arange(0.5, 8.0, 0.5)
+    add("double_tempo", ref, np.arange(0.5, 8.0, 0.25))
+    add("half_tempo", ref, np.arange(0.5, 8.0, 1.0))
+    add("off_beat", ref, ref + 0.25)
+    add("empty_estimate", ref, [])
+    add("empty_reference", [], ref)
+    add("window_edge", [1.0, 2.0, 3.0], [1.07, 1.93, 3.0700001])
+    return cases
+
+
 def write(name, payload):
     payload = {"generated_by": "tools/make_metric_fixtures.py", "versions": VERSIONS, **payload}
     path = os.path.join(OUT, name)
@@ -197,6 +232,7 @@ def main():
     write("ranking.json", ranking(np.random.default_rng(2)))
     write("regression.json", {"cases": regression(np.random.default_rng(3))})
     write("key.json", key(np.random.default_rng(4)))
+    write("beat.json", {"cases": beat(np.random.default_rng(5))})
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ Tasks (each written to its own folder under --out, format in configs/probe/READM
   key            multiclass  key of a chord progression, 24 classes "C major" ... "B minor"
   tempo          regression  BPM of a drum pattern (channel 10, several kits)
   tempo_class    multiclass  the same drum clips labelled with BPM bins (audio hard-linked)
+  beat           beat        the same drum clips labelled with their beat times (quarter notes)
 
 Usage:
   .venv/bin/python tools/make_probe_data.py --out data/probe --small
@@ -41,7 +42,7 @@ from make_midi import vlq  # noqa: E402  (MIDI variable-length quantities, share
 
 PROG = "make_probe_data.py"
 DEFAULT_SF = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
-ALL_TASKS = ["nsynth_pitch", "nsynth_family", "key", "tempo", "tempo_class"]
+ALL_TASKS = ["nsynth_pitch", "nsynth_family", "key", "tempo", "tempo_class", "beat"]
 SPLITS = ["train", "valid", "test"]
 TICKS_PER_S = 1920  # MIDI division 960 at the default tempo 500000 us per quarter note
 SILENT_RMS = 1e-3
@@ -312,7 +313,10 @@ def tempo_clip(rng, label, opt, seconds, font):
         if bar == 0 and rng.random() < 0.3:
             notes.append((0.0, 0.1, 9, 49, 100))  # crash on the first downbeat
         bar += 1
-    meta = {"bpm": bpm, "kit": kit, "pattern": name}
+    # Beats: the quarter-note grid (before per-note jitter) while the pattern plays.
+    beats = [round(k * 4 * step, 4) for k in range(int(seconds / (4 * step)) + 1)
+             if k * 4 * step < seconds - 0.1]
+    meta = {"bpm": bpm, "kit": kit, "pattern": name, "beats": beats}
     return Clip({9: kit}, notes, meta)
 
 
@@ -350,13 +354,16 @@ def task_spec(task, opt):
     plan = Plan("drums", bins, tempo_clip, opt.sec_tempo, GAIN["tempo"])
     if task == "tempo":
         return plan, "regression", ["bpm"], lambda m: f"{m['bpm']:.1f}"
+    if task == "beat":
+        return plan, "beat", ["beat"], lambda m: " ".join(f"{b:.4f}" for b in m["beats"])
     return plan, "multiclass", bins, None
 
 
 def split_sizes(task, n_labels, opt):
     per_class = {"small": (3, 1, 1), "nsynth_pitch": (20, 5, 5), "nsynth_family": (40, 10, 10),
-                 "key": (20, 5, 5), "tempo": (60, 15, 15), "tempo_class": (60, 15, 15)}
-    if task in ("tempo", "tempo_class"):
+                 "key": (20, 5, 5), "tempo": (60, 15, 15), "tempo_class": (60, 15, 15),
+                 "beat": (60, 15, 15)}
+    if task in ("tempo", "tempo_class", "beat"):
         per_class["small"] = (4, 2, 2)
     base = per_class["small" if opt.small else task]
     sizes = {s: b * n_labels for s, b in zip(SPLITS, base)}
@@ -489,7 +496,7 @@ def source_info(task, plan, sizes, opt):
     if task == "nsynth_pitch":
         info["pitch_labels"] = opt.pitch_labels
         info["pitch_range"] = [opt.pitch_lo, opt.pitch_hi]
-    if task in ("tempo", "tempo_class"):
+    if task in ("tempo", "tempo_class", "beat"):
         info["tempo_range"] = [opt.tempo_lo, opt.tempo_hi]
         info["tempo_bins"] = len(opt.tempo_bins)
     return info
@@ -550,7 +557,8 @@ def build_task(task, opt, rendered):
             write_text(os.path.join(work, f"{split}.tsv"), "\n".join(lines) + "\n")
             write_text(os.path.join(work, f"{split}.meta.jsonl"), "\n".join(metas) + "\n")
             rendered[key] = (os.path.join(final, "audio", split), rows)
-        metrics = {"multiclass": ["accuracy", "macro_f1"], "regression": ["r2"]}[ttype]
+        metrics = {"multiclass": ["accuracy", "macro_f1"], "regression": ["r2"],
+                   "beat": ["beat_f1"]}[ttype]
         if task == "key":
             metrics = metrics + ["mirex_key"]
         spec = {"name": task, "type": ttype, "labels": label_names,
@@ -604,7 +612,8 @@ def parse_clip_seconds(text):
     if text is None:
         return out
     alias = {"notes": "notes", "nsynth": "notes", "nsynth_pitch": "notes",
-             "nsynth_family": "notes", "key": "key", "tempo": "tempo", "tempo_class": "tempo"}
+             "nsynth_family": "notes", "key": "key", "tempo": "tempo", "tempo_class": "tempo",
+             "beat": "tempo"}
     for part in text.split(","):
         name, _, val = part.rpartition("=")
         try:

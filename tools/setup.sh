@@ -53,6 +53,10 @@ if ! "$venv/bin/python" -c "import torch, safetensors, sys; sys.exit(0 if torch.
   echo "setup: installing torch==$TORCH_VERSION into $venv (a few GB, once)"
   "$venv/bin/pip" install -q --disable-pip-version-check "torch==$TORCH_VERSION" "numpy<3" "safetensors==0.8.0"
 fi
+# The demo's probe data generator (tools/make_probe_data.py) writes WAVs with soundfile.
+if ! "$venv/bin/python" -c "import soundfile" 2>/dev/null; then
+  "$venv/bin/pip" install -q --disable-pip-version-check "soundfile==$(sed -n 's/^soundfile==//Ip' "$root/tools/requirements.txt")"
+fi
 if [ "$want_tools" -eq 1 ]; then
   "$venv/bin/pip" install -q --disable-pip-version-check -r "$root/tools/requirements.txt"
 fi

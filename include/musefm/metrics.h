@@ -1,4 +1,4 @@
-// MIR evaluation metrics for probes: classification, multilabel tagging, regression, key.
+// MIR evaluation metrics for probes: classification, multilabel tagging, regression, key, beats.
 //
 //   std::vector<int> y = {0, 2, 1, 2}, pred = {0, 1, 1, 2};
 //   double acc = musefm::accuracy(y, pred);                        // 0.75
@@ -18,9 +18,12 @@
 //   double w = musefm::mirex_key_score(musefm::key_index("C major"),
 //                                      musefm::key_index("G major"));  // 0.5 (fifth)
 //
+//   double f = musefm::beat_f_measure({0.5, 1.0, 1.5}, {0.52, 1.2});  // 0.4 (1 match in 70 ms)
+//
 // Reference implementations, matched to 1e-9 by tests/test_metrics.cpp on fixtures from
 // tools/make_metric_fixtures.py: scikit-learn 1.9 (accuracy_score, f1_score, roc_auc_score,
-// average_precision_score, r2_score) and mir_eval 0.8.2 (mir_eval.key.weighted_score). Where
+// average_precision_score, r2_score) and mir_eval 0.8.2 (mir_eval.key.weighted_score,
+// mir_eval.beat.f_measure). Where
 // scikit-learn gives NaN or raises (a class whose y_true column holds one value only), these
 // functions skip the class and say so in MacroScore; see each function.
 //
@@ -130,5 +133,14 @@ double mirex_key_score(int true_key, int pred_key);
 
 /// Mean of mirex_key_score over pairs of key indices.
 double mirex_key_accuracy(const std::vector<int>& true_keys, const std::vector<int>& pred_keys);
+
+/// Beat F-measure of estimated beat times against reference ones (seconds), as
+/// mir_eval.beat.f_measure(reference, estimated, f_measure_threshold=window_s): a maximum
+/// one-to-one matching of beats within +-window_s, precision = matches / estimated, recall =
+/// matches / reference, F = 2PR / (P + R) (0 when either list is empty or nothing matches).
+/// No trimming: mir_eval.beat.evaluate's trim_beats (dropping beats before 5 s) is the caller's
+/// business. Both lists must be finite, >= 0 and non-decreasing (mir_eval's validate).
+double beat_f_measure(const std::vector<double>& reference, const std::vector<double>& estimated,
+                      double window_s = 0.07);
 
 }  // namespace musefm

@@ -55,6 +55,17 @@
 // Window-mode tasks average the windows' predictions (probabilities / values) per clip before
 // scoring. Scores use musefm/metrics.h; the task's first metric selects on validation.
 //
+// Beat tasks (frame-level binary). Features are not pooled: every frame of a clip is a row
+// (models at their frame rate, e.g. 75 Hz; the MFCC baseline's 39 coefficients at 100 Hz; the
+// chroma baseline's 12 bins at 22,050 / 512 Hz), row k of a clip at k / frame_rate seconds. A
+// frame is a positive target when it lies within max(35 ms, half a frame) of an annotated beat.
+// The probes are the multilabel ones with one output (logistic / BCE); the MLP batches
+// batch_size whole clips per step. Beats are picked from each clip's frame probabilities
+// (local maxima within +-100 ms reaching half of the clip's largest value) and scored with
+// beat_f_measure (mir_eval.beat.f_measure, +-70 ms, no trimming), averaged over clips. The
+// frame-level MLP visits every frame of the train split per epoch: ~1 s per epoch per 100,000
+// frames on 2 CPU cores, so the default suite runs it only with the linear probe on a CPU.
+//
 // Thread safety: ProbeTask and FeatureSource are immutable after construction and may be
 // shared; run_probe() is re-entrant (it uses no global random state).
 #pragma once
@@ -74,8 +85,9 @@ namespace musefm {
 
 // ---- tasks ------------------------------------------------------------------------------------
 
-enum class ProbeTaskType { Multiclass, Multilabel, Regression };
-/// "multiclass" | "multilabel" | "regression".
+/// Beat: frame-level binary, a list of event times (seconds) per clip; probed frame by frame.
+enum class ProbeTaskType { Multiclass, Multilabel, Regression, Beat };
+/// "multiclass" | "multilabel" | "regression" | "beat".
 std::string to_string(ProbeTaskType type);
 
 /// One clip of a split.
@@ -83,7 +95,7 @@ struct ProbeItem {
   std::string audio;           ///< path of the clip (resolved against the task folder)
   int line = 0;                ///< line in the label file (1 = header)
   std::vector<int> classes;    ///< multiclass: one index; multilabel: the indices present
-  std::vector<double> values;  ///< regression: one value per target
+  std::vector<double> values;  ///< regression: one value per target; beat: event times (s)
 };
 
 /// One split's label file, parsed.
@@ -125,6 +137,9 @@ struct ProbeFeatures {
   at::Tensor x;               ///< [N, L, H] float32 on the CPU: rows x layers x dims
   std::vector<int64_t> clip;  ///< per row: index of its clip in ProbeSplit::items
   int64_t num_clips = 0;      ///< items of the split
+  /// Beat tasks: rows are frames, consecutive and in time order per clip, row k of a clip at
+  /// k / frame_rate seconds. 0 for pooled rows (clip or window mode).
+  double frame_rate = 0;
   /// Clips left out, with the reason ("<label file>:<line>: '<audio>': <error>"): audio that
   /// failed to decode or to encode. They have no row and are not scored.
   std::map<int64_t, std::string> failed;
@@ -140,7 +155,8 @@ using ProbeProgress = std::function<void(int64_t done, int64_t total, const std:
 
 /// Where features come from: a model dir (every hidden state), a baseline ("mfcc", "chroma"),
 /// or precomputed features ("features:DIR": DIR/<task name>/<split>.safetensors holding
-/// "features" [N, L, H] and optionally "clip" [N] int64; without "clip", N = clips).
+/// "features" [N, L, H] and optionally "clip" [N] int64; without "clip", N = clips; frame rows
+/// of a beat task need the metadata "frame_rate").
 class FeatureSource {
  public:
   /// Opens `spec`; a model is loaded on `device`, windows run `batch` per forward pass.
@@ -218,11 +234,14 @@ ProbeScores run_probe(const ProbeTask& task, const ProbeDataset& data, int layer
 
 /// Scores predictions of the rows of one split: `outputs` is [rows, num_outputs] (class
 /// probabilities, label probabilities or regression values); rows of one clip (`clip`) are
-/// averaged first; clips without a row (ProbeFeatures::failed) are left out. Returns every
-/// metric of task.metrics.
+/// averaged first; clips without a row (ProbeFeatures::failed) are left out. Beat tasks: rows
+/// are frames at `frame_rate` (consecutive per clip), beats are picked from each clip's
+/// activations and "beat_f1" is the mean of beat_f_measure over clips. Returns every metric of
+/// task.metrics.
 std::map<std::string, double> score_probe_outputs(const ProbeTask& task, const ProbeSplit& split,
                                                   const at::Tensor& outputs,
-                                                  const std::vector<int64_t>& clip);
+                                                  const std::vector<int64_t>& clip,
+                                                  double frame_rate = 0);
 
 // ---- reports ----------------------------------------------------------------------------------
 

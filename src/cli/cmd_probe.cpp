@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -144,8 +145,15 @@ std::map<std::string, ProbeResult> load_results(const std::string& path) {
   return out;
 }
 
-// Task folders of a suite file (configs/probe/suite.json): "tasks" relative to the data root.
-std::vector<std::string> suite_tasks(const std::string& suite, const std::string& data) {
+// A task of the run: its folder and the probes a suite allows on it (empty = every probe).
+struct TaskEntry {
+  std::string path;
+  std::vector<std::string> probes;
+};
+
+// Task folders of a suite file (configs/probe/suite.json): "tasks" relative to the data root,
+// each a folder name or {"name": folder, "probes": ["linear"], "note": why}.
+std::vector<TaskEntry> suite_tasks(const std::string& suite, const std::string& data) {
   std::ifstream in(suite);
   MUSEFM_CHECK(in.good(), "--suite: cannot read '", suite, "'");
   nlohmann::json j;
@@ -158,11 +166,29 @@ std::vector<std::string> suite_tasks(const std::string& suite, const std::string
                suite, ": expected an object with a non-empty \"tasks\" array of task folder names");
   MUSEFM_CHECK(!data.empty(), "--suite needs --data DIR: the folder holding the suite's tasks (",
                j.value("generate", std::string("see configs/probe/README.md")), ")");
-  std::vector<std::string> out;
+  std::vector<TaskEntry> out;
   for (const auto& t : j["tasks"]) {
-    MUSEFM_CHECK(t.is_string() && !t.get<std::string>().empty(), suite,
-                 ": \"tasks\" entries must be folder names, got ", t.dump());
-    out.push_back((fs::path(data) / t.get<std::string>()).string());
+    TaskEntry e;
+    nlohmann::json name = t;
+    if (t.is_object()) {
+      for (auto it = t.begin(); it != t.end(); ++it)
+        MUSEFM_CHECK(it.key() == "name" || it.key() == "probes" || it.key() == "note", suite,
+                     ": unknown key '", it.key(), "' in a task entry (name, probes, note)");
+      name = t.value("name", nlohmann::json());
+      if (t.contains("probes")) {
+        MUSEFM_CHECK(t["probes"].is_array() && !t["probes"].empty(), suite,
+                     ": \"probes\" must be a non-empty list of linear / mlp");
+        for (const auto& p : t["probes"]) {
+          MUSEFM_CHECK(p == "linear" || p == "mlp", suite, ": probe ", p.dump(),
+                       " is not linear or mlp");
+          e.probes.push_back(p.get<std::string>());
+        }
+      }
+    }
+    MUSEFM_CHECK(name.is_string() && !name.get<std::string>().empty(), suite,
+                 ": \"tasks\" entries must be folder names or {\"name\": ...}, got ", t.dump());
+    e.path = (fs::path(data) / name.get<std::string>()).string();
+    out.push_back(std::move(e));
   }
   return out;
 }
@@ -216,9 +242,12 @@ void run_probe_command(const ProbeOptions& o) {
   MUSEFM_CHECK(o.seeds >= 1 && o.seeds <= 1000, "--seeds must be in [1, 1000]");
   if (o.threads > 0) at::set_num_threads(o.threads);
   const ProbeConfig base = make_config(o);
-  std::vector<std::string> task_paths = o.tasks;
+  std::vector<TaskEntry> entries;
+  for (const auto& t : o.tasks) entries.push_back({t, {}});
   if (!o.suite.empty())
-    for (auto& t : suite_tasks(o.suite, o.data)) task_paths.push_back(t);
+    for (auto& t : suite_tasks(o.suite, o.data)) entries.push_back(std::move(t));
+  std::vector<std::string> task_paths;
+  for (const auto& e : entries) task_paths.push_back(e.path);
   MUSEFM_CHECK(!task_paths.empty(),
                "no task: give --task DIR (repeatable) or --suite FILE --data DIR");
   MUSEFM_CHECK(o.data.empty() || !o.suite.empty(), "--data is used with --suite only");
@@ -261,7 +290,15 @@ void run_probe_command(const ProbeOptions& o) {
       const int L = int(data.train.x.size(1));
       const std::vector<int> layers = parse_layers(o.layers, L);
       const std::string ids = source_identity(src, task) + "\n" + task_identity(task);
+      const std::vector<std::string>& allowed = entries[size_t(&task - tasks.data())].probes;
       for (const auto& kind : kinds) {
+        if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), kind) == allowed.end()) {
+          if (!o.quiet)
+            std::fprintf(stderr, "probe %s/%s %s: skipped (the suite runs %s only on this task)\n",
+                         src.name().c_str(), task.name.c_str(), kind.c_str(),
+                         allowed.front().c_str());
+          continue;
+        }
         const int seeds = kind == "linear" ? 1 : o.seeds;  // the linear probe is deterministic
         std::unique_ptr<Progress> bar;
         if (!o.quiet)
@@ -350,6 +387,8 @@ void add_probe_command(CLI::App& app) {
       "DIR/<task>/<split>.safetensors ('features' [N, L, H]). Writes <out>/results.jsonl (one\n"
       "line per run; a rerun skips finished runs), <out>/report.json, <out>/report.md and\n"
       "<out>/config.json (the settings); the best layer is marked, chosen on validation.\n"
+      "Beat tasks (type beat) are probed frame by frame: every frame is a row, beats are\n"
+      "picked from the frame probabilities and scored with mir_eval's beat F-measure.\n"
       "A clip that cannot be decoded is left out, listed in <out>/failures.jsonl and makes the\n"
       "exit status 1; the rest is probed.\n"
       "Examples:\n"

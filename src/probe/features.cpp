@@ -4,6 +4,7 @@
 
 #include <sys/stat.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -118,20 +119,32 @@ at::Tensor mean_std(const at::Tensor& frames, int64_t time_dim) {
 
 struct FeatureSource::Impl {
   std::string spec, name, key, kind, device;
-  std::optional<Extractor> extractor;
+  std::optional<Extractor> extractor;        // mean-pooled hidden states
+  std::optional<Extractor> frame_extractor;  // every frame (beat tasks)
   std::string features_dir;
   int rate = 0;
+  double frame_rate = 0;  // frames per second of the frame-level features
 
-  // [L, H] of one window of audio at `rate`.
-  at::Tensor baseline(const at::Tensor& wav) const {
+  // Frames of one window of audio at `rate`: [T, 39] MFCC + deltas or [T, 12] chroma.
+  at::Tensor baseline_frames(const at::Tensor& wav) const {
     if (name == "mfcc") {
       static const KaldiMfcc mfcc(KaldiMfccConfig::hubert(kMfccRate));
       MUSEFM_CHECK(mfcc.num_frames(wav.size(0)) >= 2, "too short for two MFCC frames (",
                    wav.size(0), " samples at ", rate, " Hz)");
-      return mean_std(mfcc(wav), 0).unsqueeze(0);
+      return mfcc(wav);
     }
     static const Chroma chroma{ChromaConfig{}};
-    return mean_std(chroma(wav), 1).unsqueeze(0);
+    return chroma(wav).t();
+  }
+
+  // One window of audio at `rate` -> [L, H] (mean-pooled) or, `frames`, [T, L, H].
+  at::Tensor encode(const at::Tensor& wav, bool frames) const {
+    if (extractor) {
+      const at::Tensor x = (frames ? *frame_extractor : *extractor).extract(wav).to(at::kCPU);
+      return frames ? x.permute({1, 0, 2}).contiguous() : x.contiguous();
+    }
+    const at::Tensor f = baseline_frames(wav);
+    return frames ? f.unsqueeze(1).contiguous() : mean_std(f, 0).unsqueeze(0).contiguous();
   }
 
   ProbeFeatures precomputed(const ProbeTask& task, const std::string& split) const {
@@ -154,6 +167,16 @@ struct FeatureSource::Impl {
                    " clips (add a 'clip' tensor for window rows)");
       for (int64_t i = 0; i < out.num_clips; ++i) out.clip.push_back(i);
     }
+    auto rate = f.metadata().find("frame_rate");  // frame rows (beat tasks)
+    if (rate != f.metadata().end()) {
+      try {
+        out.frame_rate = std::stod(rate->second);
+      } catch (const std::exception&) {
+        out.frame_rate = -1;
+      }
+      MUSEFM_CHECK(std::isfinite(out.frame_rate) && out.frame_rate > 0, path,
+                   ": metadata frame_rate '", rate->second, "' is not a positive number");
+    }
     check_rows(out, path);
     return out;
   }
@@ -168,6 +191,9 @@ FeatureSource FeatureSource::open(const std::string& spec, const std::string& de
     impl->kind = "baseline";
     impl->name = spec;
     impl->rate = spec == "mfcc" ? kMfccRate : ChromaConfig{}.sample_rate;
+    impl->frame_rate = spec == "mfcc"
+                           ? frame_rate(KaldiMfccConfig::hubert(kMfccRate))
+                           : double(ChromaConfig{}.sample_rate) / ChromaConfig{}.hop_length;
     Fnv h;
     h.add(spec == "mfcc" ? KaldiMfccConfig::hubert(kMfccRate).to_json() : ChromaConfig{}.to_json());
     h.add("mean+std");
@@ -193,6 +219,10 @@ FeatureSource FeatureSource::open(const std::string& spec, const std::string& de
     ec.batch = batch;
     impl->extractor.emplace(Encoder::load(spec, device), ec);
     impl->rate = impl->extractor->encoder().config().sample_rate;
+    ec.pool = "none";
+    ec.batch = 1;
+    impl->frame_extractor.emplace(impl->extractor->encoder(), ec);
+    impl->frame_rate = double(impl->rate) / double(impl->extractor->frame_hop());
   }
   FeatureSource s;
   s.impl_ = impl;
@@ -220,12 +250,14 @@ ProbeFeatures FeatureSource::compute(const ProbeTask& task, const std::string& s
     const ProbeItem& item = split.items[size_t(i)];
     out.failed[i] = split.file + ":" + std::to_string(item.line) + ": '" + item.audio + "': " + why;
   };
-  const auto encode = [&m](const std::vector<at::Tensor>& w) {
+  const bool frames = task.type == ProbeTaskType::Beat;  // one row per frame of each clip
+  if (frames) out.frame_rate = m.frame_rate;
+  const auto encode = [&m, frames](const std::vector<at::Tensor>& w) {
     std::vector<at::Tensor> r;
-    if (m.extractor) {
+    if (m.extractor && !frames) {
       for (auto& x : m.extractor->extract(w)) r.push_back(x.to(at::kCPU).contiguous());
     } else {
-      for (const auto& x : w) r.push_back(m.baseline(x).contiguous());
+      for (const auto& x : w) r.push_back(m.encode(x, frames));
     }
     return r;
   };
@@ -262,15 +294,16 @@ ProbeFeatures FeatureSource::compute(const ProbeTask& task, const std::string& s
     }
     for (size_t k = 0; k < windows.size(); ++k) {
       if (out.failed.count(owner[k])) continue;  // every window of a failed clip is dropped
+      const int64_t count_rows = frames ? encoded[k].size(0) : 1;
       rows.push_back(std::move(encoded[k]));
-      out.clip.push_back(owner[k]);
+      out.clip.insert(out.clip.end(), size_t(count_rows), owner[k]);
     }
     if (progress) progress(first + count, n, split.items[size_t(first + count - 1)].audio);
   }
   MUSEFM_CHECK(!rows.empty(), split.file, ": no clip of the ", split_name,
                " split could be used; the first: ",
                out.failed.empty() ? std::string("none") : out.failed.begin()->second);
-  out.x = at::stack(rows, 0).to(at::kFloat).contiguous();
+  out.x = (frames ? at::cat(rows, 0) : at::stack(rows, 0)).to(at::kFloat).contiguous();
   return out;
 }
 
@@ -288,6 +321,7 @@ ProbeFeatures probe_features(const FeatureSource& source, const ProbeTask& task,
   fp.add(kCacheFormat);
   fp.add(source.key());
   fp.add(task.mode);
+  fp.add(task.type == ProbeTaskType::Beat ? "frames" : "pooled");
   fp.add_u64(uint64_t(std::llround(task.window_s * 1e6)));
   fp.add_u64(uint64_t(std::llround(task.hop_s * 1e6)));
   fp.add_u64(uint64_t(std::llround(kExtractWindowS * 1e6)));
@@ -313,6 +347,8 @@ ProbeFeatures probe_features(const FeatureSource& source, const ProbeTask& task,
         const at::Tensor c = f.get("clip").to(at::kLong).contiguous();
         out.clip.assign(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
         out.num_clips = int64_t(split.items.size());
+        auto rate = f.metadata().find("frame_rate");
+        if (rate != f.metadata().end()) out.frame_rate = std::stod(rate->second);
         auto failed = f.metadata().find("failed");
         if (failed != f.metadata().end()) {
           const nlohmann::json list = nlohmann::json::parse(failed->second);  // outlives items()
@@ -341,6 +377,7 @@ ProbeFeatures probe_features(const FeatureSource& source, const ProbeTask& task,
                     {"task_dir", fs::absolute(task.dir).lexically_normal().string()},
                     {"split", split_name},
                     {"failed", failed.dump()},
+                    {"frame_rate", nlohmann::json(out.frame_rate).dump()},
                     {"mode", task.mode == "window" ? "window " + std::to_string(task.window_s) +
                                                          "/" + std::to_string(task.hop_s)
                                                    : "clip"}});

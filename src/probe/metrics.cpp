@@ -343,4 +343,43 @@ double mirex_key_accuracy(const std::vector<int>& true_keys, const std::vector<i
   return sum / static_cast<double>(true_keys.size());
 }
 
+namespace {
+void check_beats(const char* fn, const char* name, const std::vector<double>& beats) {
+  for (std::size_t i = 0; i < beats.size(); ++i) {
+    MUSEFM_CHECK(std::isfinite(beats[i]) && beats[i] >= 0.0, fn, ": ", name, "[", i,
+                 "] = ", beats[i], " is not a finite time >= 0");
+    MUSEFM_CHECK(i == 0 || beats[i] >= beats[i - 1], fn, ": ", name,
+                 " must be in increasing order (", name, "[", i, "] = ", beats[i], " < ",
+                 beats[i - 1], ")");
+  }
+}
+}  // namespace
+
+double beat_f_measure(const std::vector<double>& reference, const std::vector<double>& estimated,
+                      double window_s) {
+  const char* fn = "beat_f_measure";
+  MUSEFM_CHECK(std::isfinite(window_s) && window_s >= 0.0, fn, ": window_s = ", window_s,
+               " must be finite and >= 0");
+  check_beats(fn, "reference", reference);
+  check_beats(fn, "estimated", estimated);
+  if (reference.empty() || estimated.empty()) return 0.0;
+  // On sorted times with one window, pairing greedily from the left is a maximum matching:
+  // the earliest unmatched beat can only lose by skipping its earliest partner in reach.
+  std::size_t i = 0, j = 0, matches = 0;
+  while (i < reference.size() && j < estimated.size()) {
+    // mir_eval's hit test (util._fast_hit_windows): est - window <= ref <= est + window.
+    if (reference[i] > estimated[j] + window_s) {
+      ++j;  // estimate too early for this and every later reference
+    } else if (reference[i] < estimated[j] - window_s) {
+      ++i;  // reference too early for this and every later estimate
+    } else {
+      ++matches, ++i, ++j;
+    }
+  }
+  if (matches == 0) return 0.0;
+  const double p = double(matches) / double(estimated.size());
+  const double r = double(matches) / double(reference.size());
+  return 2.0 * p * r / (p + r);
+}
+
 }  // namespace musefm

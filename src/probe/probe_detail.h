@@ -20,6 +20,7 @@ struct Rows {
   at::Tensor x;  // [N, L', H] on the device (float64 for linear, float32 for mlp)
   const ProbeSplit* split = nullptr;
   const std::vector<int64_t>* clip = nullptr;
+  double frame_rate = 0;  // beat tasks: rows are frames at this rate
 };
 
 /// A probe problem: the three splits of one layer choice and the train targets.

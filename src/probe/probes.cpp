@@ -6,6 +6,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/core/grad_mode.h>
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -18,8 +19,30 @@ namespace musefm {
 namespace probe_detail {
 namespace {
 
+// Beat targets: a frame is positive when its time lies within this of an annotated beat (at
+// least the nearest frame; half of mir_eval's 70 ms F-measure window).
+constexpr double kBeatTargetS = 0.035;
+
+// Beat targets of frame rows: [N, 1] 0/1; rows of a clip are consecutive, k-th at k / rate.
+at::Tensor beat_targets(const ProbeSplit& s, const std::vector<int64_t>& clip, double rate) {
+  const int64_t n = int64_t(clip.size());
+  at::Tensor y = at::zeros({n, 1}, at::kDouble);
+  auto a = y.accessor<double, 2>();
+  const double tol = std::max(kBeatTargetS, 0.5 / rate);
+  int64_t k = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    k = (i > 0 && clip[size_t(i)] == clip[size_t(i - 1)]) ? k + 1 : 0;
+    const double t = double(k) / rate;
+    for (double b : s.items[size_t(clip[size_t(i)])].values)
+      if (std::abs(t - b) <= tol) a[i][0] = 1.0;
+  }
+  return y;
+}
+
 // Targets of rows (clip indices) of a split: [N] class indices, [N, C] 0/1 or [N, D] values.
-at::Tensor targets(const ProbeTask& t, const ProbeSplit& s, const std::vector<int64_t>& clip) {
+at::Tensor targets(const ProbeTask& t, const ProbeSplit& s, const std::vector<int64_t>& clip,
+                   double frame_rate) {
+  if (t.type == ProbeTaskType::Beat) return beat_targets(s, clip, frame_rate);
   const int64_t n = int64_t(clip.size()), c = t.num_outputs();
   if (t.type == ProbeTaskType::Multiclass) {
     at::Tensor y = at::empty({n}, at::kLong);
@@ -63,6 +86,7 @@ Problem make_problem(const ProbeTask& task, const ProbeDataset& data, int layer,
     r.x = (pick(f) - mean) / scale;
     r.split = &s;
     r.clip = &f.clip;
+    r.frame_rate = f.frame_rate;
     return r;
   };
   p.train = standardise(data.train, task.split("train"));
@@ -70,7 +94,7 @@ Problem make_problem(const ProbeTask& task, const ProbeDataset& data, int layer,
   p.test = standardise(data.test, task.split("test"));
   p.layers = p.train.x.size(1);
   p.dim = p.train.x.size(2);
-  at::Tensor y = targets(task, *p.train.split, data.train.clip);
+  at::Tensor y = targets(task, *p.train.split, data.train.clip, data.train.frame_rate);
   if (task.type == ProbeTaskType::Regression) {
     p.y_mean = y.mean(0);
     const at::Tensor s = y.std(0, false);
@@ -79,7 +103,7 @@ Problem make_problem(const ProbeTask& task, const ProbeDataset& data, int layer,
     p.y_mean = p.y_mean.to(dev, dtype);
     p.y_std = p.y_std.to(dev, dtype);
   }
-  at::Tensor yv = targets(task, *p.valid.split, data.valid.clip);
+  at::Tensor yv = targets(task, *p.valid.split, data.valid.clip, data.valid.frame_rate);
   if (task.type == ProbeTaskType::Regression) yv = (yv.to(dev, dtype) - p.y_mean) / p.y_std;
   p.y = task.type == ProbeTaskType::Multiclass ? y.to(dev) : y.to(dev, dtype);
   p.y_valid = task.type == ProbeTaskType::Multiclass ? yv.to(dev) : yv.to(dev, dtype);
@@ -98,6 +122,7 @@ at::Tensor to_outputs(const Problem& p, const at::Tensor& logits) {
     case ProbeTaskType::Multiclass:
       return at::softmax(logits, 1);
     case ProbeTaskType::Multilabel:
+    case ProbeTaskType::Beat:
       return at::sigmoid(logits);
     case ProbeTaskType::Regression:
       return logits * p.y_std + p.y_mean;
@@ -114,6 +139,7 @@ at::Tensor data_loss(const Problem& p, const at::Tensor& logits, const at::Tenso
     case ProbeTaskType::Multiclass:
       return at::cross_entropy_loss(logits, y);
     case ProbeTaskType::Multilabel:
+    case ProbeTaskType::Beat:
       return at::binary_cross_entropy_with_logits(logits, y) * k;
     case ProbeTaskType::Regression:
       return at::mse_loss(logits, y) * (sum_outputs ? 0.5 * k : 1.0);
@@ -123,7 +149,7 @@ at::Tensor data_loss(const Problem& p, const at::Tensor& logits, const at::Tenso
 
 double select_score(const Problem& p, const Rows& r, const at::Tensor& outputs,
                     std::map<std::string, double>* all) {
-  const auto s = score_probe_outputs(*p.task, *r.split, outputs, *r.clip);
+  const auto s = score_probe_outputs(*p.task, *r.split, outputs, *r.clip, r.frame_rate);
   if (all) *all = s;
   const double v = s.at(p.metric);
   return std::isnan(v) ? kNegInf : v;
@@ -190,6 +216,21 @@ bool better(double score, double loss, double best_score, double best_loss) {
   return score > best_score || (score == best_score && loss < best_loss);
 }
 
+// Rows of each clip (frame rows of beat tasks, windows): batches are groups of whole clips.
+std::vector<at::Tensor> rows_by_clip(const Rows& r) {
+  std::vector<at::Tensor> out;
+  std::vector<int64_t> cur;
+  for (size_t i = 0; i < r.clip->size(); ++i) {
+    if (i > 0 && (*r.clip)[i] != (*r.clip)[i - 1]) {
+      out.push_back(at::tensor(cur, at::kLong));
+      cur.clear();
+    }
+    cur.push_back(int64_t(i));
+  }
+  if (!cur.empty()) out.push_back(at::tensor(cur, at::kLong));
+  return out;
+}
+
 MlpRun train_mlp(const Problem& p, const ProbeConfig& cfg, double lr) {
   at::Generator gen = at::detail::createCPUGenerator(cfg.seed);
   Mlp m = init_mlp(p, cfg, gen);
@@ -197,14 +238,26 @@ MlpRun train_mlp(const Problem& p, const ProbeConfig& cfg, double lr) {
   adam.beta1 = 0.9, adam.beta2 = 0.999, adam.eps = 1e-8, adam.weight_decay = 0.0;
   train_detail::AdamW opt(adam, m.params);
   const at::Device dev(cfg.device);
-  const int64_t n = p.train.x.size(0);
+  // Frame rows (beat tasks) are batched by clip: batch_size clips of frames per step, as
+  // MARBLE batches sequences; other rows batch_size at a time.
+  const bool by_clip = p.train.frame_rate > 0;
+  const std::vector<at::Tensor> clip_rows =
+      by_clip ? rows_by_clip(p.train) : std::vector<at::Tensor>{};
+  const int64_t n = by_clip ? int64_t(clip_rows.size()) : p.train.x.size(0);
   MlpRun run;
   double sched_best = kNegInf, cur_lr = lr;
   int sched_bad = 0, wait = 0;
   for (int epoch = 1; epoch <= cfg.max_epochs; ++epoch) {
     const at::Tensor perm = at::randperm(n, gen, at::kLong).to(dev);
     for (int64_t s = 0; s < n; s += cfg.batch_size) {
-      const at::Tensor idx = perm.narrow(0, s, std::min<int64_t>(cfg.batch_size, n - s));
+      at::Tensor idx = perm.narrow(0, s, std::min<int64_t>(cfg.batch_size, n - s));
+      if (by_clip) {
+        std::vector<at::Tensor> parts;
+        const at::Tensor picked = idx.to(at::kCPU).contiguous();
+        for (int64_t k = 0; k < picked.numel(); ++k)
+          parts.push_back(clip_rows[size_t(picked.data_ptr<int64_t>()[k])]);
+        idx = at::cat(parts).to(dev);
+      }
       at::Tensor mask;
       if (cfg.dropout > 0) {
         mask = at::empty({idx.size(0), cfg.hidden}, at::kFloat)
@@ -294,6 +347,11 @@ void check_dataset(const ProbeTask& task, const ProbeDataset& d) {
     for (int64_t c = 0; c < f[i]->num_clips; ++c)
       MUSEFM_CHECK(seen[size_t(c)] || f[i]->failed.count(c), "probe: ", task.name, "/", names[i],
                    ": clip ", c, " has no feature row and is not listed as failed");
+    MUSEFM_CHECK((task.type == ProbeTaskType::Beat) == (f[i]->frame_rate > 0), "probe: ", task.name,
+                 "/", names[i],
+                 task.type == ProbeTaskType::Beat
+                     ? ": a beat task needs frame rows (features with a frame rate)"
+                     : ": frame rows are for beat tasks only");
   }
 }
 }  // namespace
@@ -307,9 +365,55 @@ ProbeScores run_probe(const ProbeTask& task, const ProbeDataset& data, int layer
   return linear ? run_linear(p, config) : run_mlp(p, config);
 }
 
+namespace {
+// Beat times from one clip's frame activations: local maxima within +-kPeakS that reach half
+// of the clip's largest activation (a calibration-free rule; the first of equal maxima wins).
+constexpr double kPeakS = 0.1;  // 300 BPM at most
+std::vector<double> pick_beats(const double* a, int64_t n, double rate) {
+  std::vector<double> out;
+  if (n == 0) return out;
+  const double top = *std::max_element(a, a + n);
+  if (!(top > 0)) return out;
+  const int64_t w = std::max<int64_t>(1, std::llround(kPeakS * rate));
+  for (int64_t k = 0; k < n; ++k) {
+    if (a[k] < 0.5 * top) continue;
+    bool peak = true;
+    for (int64_t j = std::max<int64_t>(0, k - w); j <= std::min(n - 1, k + w) && peak; ++j)
+      peak = j < k ? a[j] < a[k] : a[j] <= a[k];
+    if (peak) out.push_back(double(k) / rate);
+  }
+  return out;
+}
+
+// Mean beat F-measure over clips: rows of a clip are its frames in order.
+double beat_score(const ProbeSplit& split, const at::Tensor& outputs,
+                  const std::vector<int64_t>& clip, double rate) {
+  MUSEFM_CHECK(rate > 0, "score_probe_outputs: a beat task needs frame rows (frame_rate > 0)");
+  const at::Tensor o = outputs.to(at::kCPU, at::kDouble).contiguous();
+  const double* a = o.data_ptr<double>();
+  double sum = 0.0;
+  int64_t clips = 0;
+  std::vector<char> seen(split.items.size(), 0);
+  for (size_t i = 0; i < clip.size();) {
+    size_t j = i;
+    while (j < clip.size() && clip[j] == clip[i]) ++j;
+    MUSEFM_CHECK(!seen[size_t(clip[i])], "score_probe_outputs: the frames of clip ", clip[i],
+                 " of ", split.file, " are not consecutive");
+    seen[size_t(clip[i])] = 1;
+    sum += beat_f_measure(split.items[size_t(clip[i])].values,
+                          pick_beats(a + i, int64_t(j - i), rate));
+    ++clips;
+    i = j;
+  }
+  MUSEFM_CHECK(clips > 0, "score_probe_outputs: no clip of ", split.file, " has a row");
+  return sum / double(clips);
+}
+}  // namespace
+
 std::map<std::string, double> score_probe_outputs(const ProbeTask& task, const ProbeSplit& split,
                                                   const at::Tensor& outputs,
-                                                  const std::vector<int64_t>& clip) {
+                                                  const std::vector<int64_t>& clip,
+                                                  double frame_rate) {
   int64_t n = int64_t(split.items.size());
   const int64_t c = task.num_outputs();
   MUSEFM_CHECK(
@@ -318,6 +422,12 @@ std::map<std::string, double> score_probe_outputs(const ProbeTask& task, const P
   const at::Tensor idx = at::tensor(clip, at::kLong);
   MUSEFM_CHECK(clip.empty() || (idx.min().item<int64_t>() >= 0 && idx.max().item<int64_t>() < n),
                "score_probe_outputs: clip index out of range [0, ", n, ")");
+  if (task.type == ProbeTaskType::Beat) {
+    std::map<std::string, double> out;
+    for (const auto& m : task.metrics)
+      if (m == "beat_f1") out[m] = beat_score(split, outputs, clip, frame_rate);
+    return out;
+  }
   at::Tensor sum =
       at::zeros({n, c}, at::kDouble).index_add_(0, idx, outputs.to(at::kCPU, at::kDouble));
   const at::Tensor count =

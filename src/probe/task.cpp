@@ -29,7 +29,8 @@ ProbeTaskType parse_type(const std::string& where, const std::string& t) {
   if (t == "multiclass") return ProbeTaskType::Multiclass;
   if (t == "multilabel") return ProbeTaskType::Multilabel;
   if (t == "regression") return ProbeTaskType::Regression;
-  MUSEFM_FAIL(where, ": key 'type': '", t, "' is not multiclass, multilabel or regression");
+  if (t == "beat") return ProbeTaskType::Beat;
+  MUSEFM_FAIL(where, ": key 'type': '", t, "' is not multiclass, multilabel, regression or beat");
 }
 
 std::vector<std::string> split_on(const std::string& text, char sep) {
@@ -45,7 +46,8 @@ void check_metrics(const std::string& where, const ProbeTask& t) {
   static const std::map<ProbeTaskType, std::set<std::string>> allowed = {
       {ProbeTaskType::Multiclass, {"accuracy", "macro_f1", "mirex_key", "roc_auc"}},
       {ProbeTaskType::Multilabel, {"roc_auc", "pr_auc"}},
-      {ProbeTaskType::Regression, {"r2"}}};
+      {ProbeTaskType::Regression, {"r2"}},
+      {ProbeTaskType::Beat, {"beat_f1"}}};
   MUSEFM_CHECK(!t.metrics.empty(), where, ": key 'metrics' is empty");
   std::set<std::string> seen;
   for (const auto& m : t.metrics) {
@@ -74,6 +76,9 @@ void check_labels(const std::string& where, const ProbeTask& t) {
   MUSEFM_CHECK(!t.labels.empty(), where, ": key 'labels' is empty");
   if (t.type == ProbeTaskType::Multiclass)
     MUSEFM_CHECK(t.labels.size() >= 2, where, ": a multiclass task needs at least 2 labels");
+  if (t.type == ProbeTaskType::Beat)
+    MUSEFM_CHECK(t.labels.size() == 1, where,
+                 ": a beat task has one label (the event, e.g. [\"beat\"]), got ", t.labels.size());
   std::set<std::string> seen;
   for (const auto& l : t.labels) {
     MUSEFM_CHECK(!l.empty() && l.find('\t') == std::string::npos &&
@@ -119,6 +124,25 @@ void parse_label(const ProbeTask& t, const std::map<std::string, int>& index, co
       auto it = index.find(name);
       MUSEFM_CHECK(it != index.end(), at, ": unknown label '", name, "' (not in task.json labels)");
       if (seen.insert(it->second).second) item.classes.push_back(it->second);
+    }
+  } else if (t.type == ProbeTaskType::Beat) {
+    std::stringstream ss(field);  // beat times in seconds, separated by spaces
+    std::string v;
+    while (ss >> v) {
+      double x = 0;
+      size_t used = 0;
+      try {
+        x = std::stod(v, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      MUSEFM_CHECK(used == v.size() && std::isfinite(x) && x >= 0, at, ": beat time '", v,
+                   "' is not a number of seconds >= 0");
+      MUSEFM_CHECK(item.values.empty() || x >= item.values.back(), at,
+                   ": beat times must not "
+                   "decrease ('",
+                   v, "' after ", item.values.back(), ")");
+      item.values.push_back(x);
     }
   } else {
     for (const auto& v : split_on(field, ',')) {
@@ -190,6 +214,8 @@ std::string to_string(ProbeTaskType type) {
       return "multilabel";
     case ProbeTaskType::Regression:
       return "regression";
+    case ProbeTaskType::Beat:
+      return "beat";
   }
   return "?";
 }
@@ -233,6 +259,8 @@ ProbeTask ProbeTask::load(const std::string& path, bool check_audio) {
   check_labels(where, t);
   check_metrics(where, t);
   if (j.contains("mode")) read_mode(where, j["mode"], t);
+  MUSEFM_CHECK(t.type != ProbeTaskType::Beat || t.mode == "clip", where,
+               ": a beat task is probed frame by frame over whole clips: mode.kind must be clip");
 
   const json& splits = j["splits"];
   MUSEFM_CHECK(splits.is_object(), where, ": key 'splits' must be an object {split: file}");

@@ -4,6 +4,7 @@
 #include <sndfile.h>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -48,6 +49,43 @@ void write_task(const std::string& dir, const std::string& body,
   }
   std::ofstream(dir + "/task.json")
       << "{\"name\": \"t\", " << body << ", \"splits\": {" << splits << "}}\n";
+}
+
+void write_beat_task(const std::string& dir, const std::map<std::string, int>& clips,
+                     double seconds) {
+  remove_tree(dir);
+  fs::create_directories(dir);
+  std::mt19937 rng(11);
+  std::normal_distribution<float> noise(0.0f, 0.01f);
+  std::uniform_real_distribution<double> uni(0.0, 1.0);
+  const int rate = 24000;
+  for (const auto& [split, n] : clips) {
+    fs::create_directories(dir + "/audio/" + split);
+    std::ofstream tsv(dir + "/" + split + ".tsv");
+    tsv << "path\tlabel\n";
+    for (int i = 0; i < n; ++i) {
+      const std::string rel = "audio/" + split + "/" + std::to_string(i) + ".wav";
+      const double period = 60.0 / (80.0 + 80.0 * uni(rng));
+      std::vector<float> x(size_t(seconds * rate));
+      for (float& v : x) v = noise(rng);
+      std::string beats;
+      for (double t = period * uni(rng); t < seconds - 0.05; t += period) {
+        char b[32];
+        std::snprintf(b, sizeof b, "%s%.4f", beats.empty() ? "" : " ", t);
+        beats += b;
+        const size_t start = size_t(std::llround(t * rate));
+        for (size_t k = 0; k < size_t(0.02 * rate) && start + k < x.size(); ++k)
+          x[start + k] += float(0.5 * std::exp(-double(k) / (0.004 * rate)) *
+                                std::sin(2 * M_PI * 1000.0 * double(k) / rate));
+      }
+      tsv << rel << "\t" << beats << "\n";
+      write_sndfile(dir + "/" + rel, x, 1, rate, SF_FORMAT_WAV | SF_FORMAT_PCM_16);
+    }
+  }
+  std::ofstream(dir + "/task.json")
+      << R"({"name": "beat", "type": "beat", "labels": ["beat"], "metrics": ["beat_f1"],
+            "splits": {"train": "train.tsv", "valid": "valid.tsv", "test": "test.tsv"}})"
+      << "\n";
 }
 
 namespace {

@@ -17,6 +17,12 @@ void write_task(const std::string& dir, const std::string& body,
                 const std::map<std::string, std::vector<std::string>>& labels,
                 double seconds = 0.25, double (*tone_hz)(const std::string& label) = nullptr);
 
+/// Writes a beat task folder into `dir` (emptied first): per split `clips[split]` clips of
+/// `seconds` s at 24 kHz, each a click track (20 ms decaying 1 kHz bursts on a beat grid of a
+/// seeded tempo in 80..160 BPM and phase) over quiet noise, labelled with its beat times.
+void write_beat_task(const std::string& dir, const std::map<std::string, int>& clips,
+                     double seconds = 3.0);
+
 /// In-memory multiclass task "synthetic" (labels c0..c{n-1}, metrics accuracy + macro_f1) whose
 /// splits hold sizes[0..2] items labelled round-robin; no audio.
 ProbeTask synthetic_task(int num_classes, const std::vector<int>& sizes);
