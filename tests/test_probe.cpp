@@ -400,6 +400,10 @@ TEST(ProbeReport, MeanStdAndBestLayerByValidation) {
             std::string::npos)
       << md;
   EXPECT_NE(md.find("| m | mlp | 0 | 2 | 80.0 ± 14.1 |"), std::string::npos) << md;
+  // Summary: the best layer's test score per model x probe (mlp: layer 2; linear: layer 1).
+  EXPECT_NE(md.find("| task | metric | m mlp | m linear |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| key | accuracy | 40.0 ± 0.0 (L2) | 30.0 ± 0.0 (L1) |"), std::string::npos)
+      << md;
   const std::string dir = test::temp_dir();
   write_probe_report(rs, dir);
   EXPECT_TRUE(std::filesystem::exists(dir + "/report.json"));

@@ -232,10 +232,44 @@ std::string probe_report_markdown(const std::vector<ProbeResult>& results) {
         "seeds. ◀ marks the best layer of each model × task × probe, chosen by the task's first "
         "metric on the **validation** split (its mean is in the last column). Linear probes are "
         "deterministic and run once.\n";
-  std::vector<std::string> tasks;
-  for (const auto& row : rows)
+  std::vector<std::string> tasks, columns;  // columns: "model\nprobe" as they first appear
+  for (const auto& row : rows) {
     if (std::find(tasks.begin(), tasks.end(), row.first->task) == tasks.end())
       tasks.push_back(row.first->task);
+    const std::string col = row.first->model + "\n" + row.first->probe;
+    if (std::find(columns.begin(), columns.end(), col) == columns.end()) columns.push_back(col);
+  }
+  // Summary: the best layer's test score of each model x probe, per task (its first metric).
+  md << "\n## Summary\n\nTest score of the best layer (chosen on validation; L = layer, W = "
+        "weighted sum of layers) on each task's first metric.\n\n| task | metric |";
+  for (const auto& col : columns) {
+    const size_t nl = col.find('\n');
+    md << " " << col.substr(0, nl) << " " << col.substr(nl + 1) << " |";
+  }
+  md << "\n|---|---|";
+  for (size_t i = 0; i < columns.size(); ++i) md << "---|";
+  md << "\n";
+  for (const auto& task : tasks) {
+    std::string metric;
+    std::map<std::string, const Row*> best;
+    for (const auto& row : rows) {
+      if (row.first->task != task) continue;
+      metric = row.first->metrics.at(0);
+      if (row.best) best[row.first->model + "\n" + row.first->probe] = &row;
+    }
+    md << "| " << task << " | " << metric << " |";
+    for (const auto& col : columns) {
+      auto it = best.find(col);
+      if (it == best.end()) {
+        md << " – |";
+        continue;
+      }
+      const int l = it->second->first->layer;
+      md << " " << pct(it->second->test.at(metric)) << " ("
+         << (l == kWeightedLayers ? std::string("W") : "L" + std::to_string(l)) << ") |";
+    }
+    md << "\n";
+  }
   for (const auto& task : tasks) {
     const Row* any = nullptr;
     for (const auto& row : rows)
