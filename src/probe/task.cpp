@@ -110,6 +110,18 @@ void read_mode(const std::string& where, const json& j, ProbeTask& t) {
   }
 }
 
+// The whole of `v` as a number; NaN when it is not one (or empty).
+double parse_number(const std::string& v) {
+  size_t used = 0;
+  double x = std::nan("");
+  try {
+    x = std::stod(v, &used);
+  } catch (const std::exception&) {
+    return std::nan("");
+  }
+  return used == v.size() ? x : std::nan("");
+}
+
 // One row's label field -> classes / values.
 void parse_label(const ProbeTask& t, const std::map<std::string, int>& index, const std::string& at,
                  const std::string& field, ProbeItem& item) {
@@ -129,32 +141,17 @@ void parse_label(const ProbeTask& t, const std::map<std::string, int>& index, co
     std::stringstream ss(field);  // beat times in seconds, separated by spaces
     std::string v;
     while (ss >> v) {
-      double x = 0;
-      size_t used = 0;
-      try {
-        x = std::stod(v, &used);
-      } catch (const std::exception&) {
-        used = 0;
-      }
-      MUSEFM_CHECK(used == v.size() && std::isfinite(x) && x >= 0, at, ": beat time '", v,
+      const double x = parse_number(v);
+      MUSEFM_CHECK(std::isfinite(x) && x >= 0, at, ": beat time '", v,
                    "' is not a number of seconds >= 0");
       MUSEFM_CHECK(item.values.empty() || x >= item.values.back(), at,
-                   ": beat times must not "
-                   "decrease ('",
-                   v, "' after ", item.values.back(), ")");
+                   ": beat times must not decrease ('", v, "' after ", item.values.back(), ")");
       item.values.push_back(x);
     }
   } else {
     for (const auto& v : split_on(field, ',')) {
-      double x = 0;
-      size_t used = 0;
-      try {
-        x = std::stod(v, &used);
-      } catch (const std::exception&) {
-        used = 0;
-      }
-      MUSEFM_CHECK(!v.empty() && used == v.size() && std::isfinite(x), at, ": '", v,
-                   "' is not a finite number");
+      const double x = parse_number(v);
+      MUSEFM_CHECK(std::isfinite(x), at, ": '", v, "' is not a finite number");
       item.values.push_back(x);
     }
     MUSEFM_CHECK(item.values.size() == t.labels.size(), at, ": ", item.values.size(),

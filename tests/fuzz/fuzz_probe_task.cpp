@@ -1,32 +1,22 @@
 // libFuzzer target: probe task folders (task.json + label files) and the probe's JSON inputs.
 // The input is split at NUL bytes into task.json, train.tsv, a ProbeConfig JSON and a
 // results.jsonl line; valid.tsv and test.tsv are fixed. Audio existence is not checked.
-#include <unistd.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <string>
 #include <vector>
 
+#include "fuzz_util.h"
 #include "musefm/probe.h"
 
-namespace {
-void write(const std::string& path, const std::string& text) {
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (!f) return;
-  std::fwrite(text.data(), 1, text.size(), f);
-  std::fclose(f);
-}
-}  // namespace
+using musefm::fuzz::write_file;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::string dir = [] {
-    char tmpl[] = "/tmp/musefm-fuzz-probe-XXXXXX";
-    const char* d = ::mkdtemp(tmpl);
-    const std::string s = d ? d : "/tmp";
-    write(s + "/valid.tsv", "path\tlabel\na.wav\tx\n");
-    write(s + "/test.tsv", "path\tlabel\nb.wav\ty\n");
+    const std::string s = musefm::fuzz::make_scratch_dir("musefm-fuzz-probe");
+    write_file(s + "/valid.tsv", "path\tlabel\na.wav\tx\n");
+    write_file(s + "/test.tsv", "path\tlabel\nb.wav\ty\n");
     return s;
   }();
   const std::string text(reinterpret_cast<const char*>(data), size);
@@ -40,8 +30,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   parts.push_back(text.substr(std::min(start, text.size())));
   parts.resize(4);
-  write(dir + "/task.json", parts[0]);
-  write(dir + "/train.tsv", parts[1]);
+  write_file(dir + "/task.json", parts[0]);
+  write_file(dir + "/train.tsv", parts[1]);
   try {
     const musefm::ProbeTask t = musefm::ProbeTask::load(dir, /*check_audio=*/false);
     if (t.splits.size() != 3 || t.labels.empty() || t.metrics.empty()) __builtin_trap();
