@@ -203,10 +203,12 @@ TEST(CliProbe, SuiteAndUndecodableClips) {
 
   // A suite entry may restrict the probes run on its task.
   test::write_bytes(data + "/linear.json",
-                    R"({"tasks": [{"name": "tones", "probes": ["linear"], "note": "why"}]})");
+                    R"({"tasks": [{"name": "tones", "probes": ["linear"], "layers": "single",
+                                   "note": "why"}]})");
   const std::string out2 = test::temp_dir();
-  EXPECT_EQ(test::run_cli("probe --model mfcc --suite " + data + "/linear.json --data " + data +
-                              " --out " + out2 + " --cache none --threads 1",
+  EXPECT_EQ(test::run_cli("probe --model mfcc --model " + kTiny + " --suite " + data +
+                              "/linear.json --data " + data + " --out " + out2 +
+                              " --cache none --threads 1",
                           &log),
             1);  // the undecodable clip is still listed
   EXPECT_NE(log.find("probe mfcc/t mlp: skipped (the suite runs linear only on this task)"),
@@ -214,8 +216,11 @@ TEST(CliProbe, SuiteAndUndecodableClips) {
       << log;
   std::ifstream in2(out2 + "/report.json");
   const auto j2 = nlohmann::json::parse(in2);
-  ASSERT_EQ(j2["rows"].size(), 1u);
-  EXPECT_EQ(j2["rows"][0]["probe"], "linear");
+  ASSERT_EQ(j2["rows"].size(), 4u);  // mfcc + the tiny model's 3 single layers, no weighted sum
+  for (const auto& row : j2["rows"]) {
+    EXPECT_EQ(row["probe"], "linear");
+    EXPECT_NE(row["layer"], "weighted");
+  }
   test::write_bytes(data + "/svm.json", R"({"tasks": [{"name": "tones", "probes": ["svm"]}]})");
   EXPECT_EQ(test::run_cli("probe --model mfcc --suite " + data + "/svm.json --data " + data +
                               " --out " + out2,

@@ -75,12 +75,13 @@ std::string source_identity(const FeatureSource& s, const ProbeTask& t) {
   return fnv_hex(id);
 }
 
-// "all" = every layer and the weighted sum; else indices (negative from the end), "weighted".
+// "all" = every layer and the weighted sum; "single" = every layer; else indices (negative
+// from the end) and "weighted".
 std::vector<int> parse_layers(const std::string& spec, int count) {
   std::vector<int> out;
-  if (spec == "all") {
+  if (spec == "all" || spec == "single") {
     for (int i = 0; i < count; ++i) out.push_back(i);
-    if (count > 1) out.push_back(kWeightedLayers);
+    if (count > 1 && spec == "all") out.push_back(kWeightedLayers);
     return out;
   }
   std::stringstream ss(spec);
@@ -145,14 +146,16 @@ std::map<std::string, ProbeResult> load_results(const std::string& path) {
   return out;
 }
 
-// A task of the run: its folder and the probes a suite allows on it (empty = every probe).
+// A task of the run: its folder, the probes a suite allows on it (empty = every probe) and the
+// layers it asks for ("" = --layers).
 struct TaskEntry {
   std::string path;
   std::vector<std::string> probes;
+  std::string layers;
 };
 
 // Task folders of a suite file (configs/probe/suite.json): "tasks" relative to the data root,
-// each a folder name or {"name": folder, "probes": ["linear"], "note": why}.
+// each a folder name or {"name": folder, "probes": ["linear"], "layers": "single", "note": why}.
 std::vector<TaskEntry> suite_tasks(const std::string& suite, const std::string& data) {
   std::ifstream in(suite);
   MUSEFM_CHECK(in.good(), "--suite: cannot read '", suite, "'");
@@ -172,9 +175,17 @@ std::vector<TaskEntry> suite_tasks(const std::string& suite, const std::string& 
     nlohmann::json name = t;
     if (t.is_object()) {
       for (auto it = t.begin(); it != t.end(); ++it)
-        MUSEFM_CHECK(it.key() == "name" || it.key() == "probes" || it.key() == "note", suite,
-                     ": unknown key '", it.key(), "' in a task entry (name, probes, note)");
+        MUSEFM_CHECK(it.key() == "name" || it.key() == "probes" || it.key() == "layers" ||
+                         it.key() == "note",
+                     suite, ": unknown key '", it.key(),
+                     "' in a task entry (name, probes, layers, note)");
       name = t.value("name", nlohmann::json());
+      if (t.contains("layers")) {
+        MUSEFM_CHECK(t["layers"].is_string() && !t["layers"].get<std::string>().empty(), suite,
+                     ": \"layers\" must be a --layers string such as \"single\"");
+        e.layers = t["layers"].get<std::string>();
+        parse_layers(e.layers, 100);  // checked now, not after hours of work
+      }
       if (t.contains("probes")) {
         MUSEFM_CHECK(t["probes"].is_array() && !t["probes"].empty(), suite,
                      ": \"probes\" must be a non-empty list of linear / mlp");
@@ -243,7 +254,7 @@ void run_probe_command(const ProbeOptions& o) {
   if (o.threads > 0) at::set_num_threads(o.threads);
   const ProbeConfig base = make_config(o);
   std::vector<TaskEntry> entries;
-  for (const auto& t : o.tasks) entries.push_back({t, {}});
+  for (const auto& t : o.tasks) entries.push_back({t, {}, ""});
   if (!o.suite.empty())
     for (auto& t : suite_tasks(o.suite, o.data)) entries.push_back(std::move(t));
   std::vector<std::string> task_paths;
@@ -288,9 +299,11 @@ void run_probe_command(const ProbeOptions& o) {
       log_failures(failures, failed, src, task, "valid", data.valid);
       log_failures(failures, failed, src, task, "test", data.test);
       const int L = int(data.train.x.size(1));
-      const std::vector<int> layers = parse_layers(o.layers, L);
+      const TaskEntry& entry = entries[size_t(&task - tasks.data())];
+      const std::vector<int> layers =
+          parse_layers(entry.layers.empty() ? o.layers : entry.layers, L);
       const std::string ids = source_identity(src, task) + "\n" + task_identity(task);
-      const std::vector<std::string>& allowed = entries[size_t(&task - tasks.data())].probes;
+      const std::vector<std::string>& allowed = entry.probes;
       for (const auto& kind : kinds) {
         if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), kind) == allowed.end()) {
           if (!o.quiet)
@@ -413,7 +426,8 @@ void add_probe_command(CLI::App& app) {
                   "$XDG_CACHE_HOME/musefm/probe or ~/.cache/musefm/probe)");
   cmd->add_option("--probe", o->probe, "linear, mlp or both")->capture_default_str();
   cmd->add_option("--layers", o->layers,
-                  "all (every layer + weighted sum) or a list such as 0,6,-1,weighted")
+                  "all (every layer + weighted sum), single (every layer) or a list such as "
+                  "0,6,-1,weighted")
       ->capture_default_str();
   cmd->add_option("--seeds", o->seeds, "MLP runs with seeds seed..seed+N-1")->capture_default_str();
   cmd->add_option("--set", o->set,
