@@ -3,6 +3,8 @@
 // tools/make_probe_fixtures.py), the report.
 #include <gtest/gtest.h>
 
+#include <ATen/Context.h>
+
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -258,6 +260,11 @@ TEST(Probe, RejectsBadLayersAndConfigs) {
   ProbeConfig c;
   c.probe = "svm";
   EXPECT_NE(error_of([&] { run_probe(t, d, 0, c); }).find("'svm'"), std::string::npos);
+  c.probe = "linear";
+  c.device = "cuda";
+  if (!at::hasCUDA())  // a machine without a GPU says so instead of a CUDA runtime error
+    EXPECT_NE(error_of([&] { run_probe(t, d, 0, c); }).find("device 'cuda': no CUDA device"),
+              std::string::npos);
   EXPECT_NE(error_of([] { ProbeConfig::from_json(R"({"hiden": 3})"); }).find("unknown key 'hiden'"),
             std::string::npos);
   ProbeConfig r;

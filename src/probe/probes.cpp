@@ -10,6 +10,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "model/weights.h"
 #include "musefm/metrics.h"
 #include "musefm/probe.h"
 #include "probe/probe_detail.h"
@@ -72,7 +73,7 @@ Problem make_problem(const ProbeTask& task, const ProbeDataset& data, int layer,
   const int64_t L = data.train.x.size(1);
   MUSEFM_CHECK(layer == kWeightedLayers || (layer >= 0 && layer < L), "probe: layer ", layer,
                " is out of range: the features have ", L, " layers (0..", L - 1, ")");
-  const at::Device dev(cfg.device);
+  const at::Device dev = model_detail::checked_device(cfg.device);  // clear error without a GPU
   const auto pick = [&](const ProbeFeatures& f) {
     at::Tensor x = layer == kWeightedLayers ? f.x : f.x.narrow(1, layer, 1);
     return x.to(dev, dtype);
