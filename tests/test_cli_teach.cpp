@@ -5,9 +5,12 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <sndfile.h>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "musefm/audio.h"
@@ -76,6 +79,60 @@ TEST(CliTeach, KMeansMfccWritesAVerifiedSetAndSkipsWhenDone) {
   EXPECT_EQ(
       run("teach --manifest " + c.manifest + " --teacher kmeans-mfcc --out " + out + " --verify"),
       0);
+}
+
+// kmeans-chroma labels pitch classes: A3 / A4 / A5 sines (the same pitch class in three
+// octaves) share one cluster, C4 gets another; the stream is named "chroma" and lives beside
+// the MFCC "km" stream in one folder, each with its own k-means file.
+TEST(CliTeach, KMeansChromaIsOctaveInvariantAndSharesTheFolder) {
+  const std::string dir = test::temp_dir();
+  std::string text = dir + "\n";
+  const std::vector<std::pair<std::string, double>> tones{
+      {"a3.wav", 220.0}, {"c4.wav", 261.63}, {"a4.wav", 440.0}, {"a5.wav", 880.0}};
+  for (const auto& [name, hz] : tones) {
+    std::vector<float> x(48000);
+    for (size_t i = 0; i < x.size(); ++i)
+      x[i] = float(0.3 * std::sin(2 * M_PI * hz * double(i) / 24000.0));
+    test::write_sndfile(dir + "/" + name, x, 1, 24000, SF_FORMAT_WAV | SF_FORMAT_PCM_16);
+    text += name + "\t48000\n";
+  }
+  test::write_bytes(dir + "/train.tsv", text);
+  const std::string out = dir + "/labels";
+  std::string log;
+  ASSERT_EQ(run("teach --manifest " + dir + "/train.tsv --teacher kmeans-mfcc --k 2 --percent 1 " +
+                    "--out " + out + " --threads 1",
+                &log),
+            0)
+      << log;
+  ASSERT_EQ(run("teach --manifest " + dir + "/train.tsv --teacher kmeans-chroma --k 2 " +
+                    "--percent 1 --out " + out + " --threads 1",
+                &log),
+            0)
+      << log;
+  EXPECT_NE(log.find("ok      " + out + "/train.chroma"), std::string::npos) << log;
+  EXPECT_TRUE(fs::exists(out + "/kmeans.safetensors"));
+  EXPECT_TRUE(fs::exists(out + "/kmeans_chroma.safetensors"));
+  EXPECT_EQ(lines(out + "/train.km").size(), 4u);  // untouched by the second teacher
+  const auto chroma = lines(out + "/train.chroma");
+  ASSERT_EQ(chroma.size(), 4u);
+  // the middle label of each file (away from the edges' padding)
+  const auto mid = [](const std::string& line) {
+    std::istringstream in(line);
+    std::vector<std::string> ids{std::istream_iterator<std::string>(in), {}};
+    EXPECT_NEAR(double(ids.size()), 200.0, 2.0);  // 100 Hz
+    return ids[ids.size() / 2];
+  };
+  EXPECT_EQ(mid(chroma[0]), mid(chroma[2]));  // A3 = A4
+  EXPECT_EQ(mid(chroma[2]), mid(chroma[3]));  // A4 = A5
+  EXPECT_NE(mid(chroma[1]), mid(chroma[2]));  // C4 != A
+  // --label-name renames a single stream (and its k-means file)
+  ASSERT_EQ(run("teach --manifest " + dir + "/train.tsv --teacher kmeans-chroma --k 2 " +
+                    "--percent 1 --out " + out + " --label-name pc --threads 1",
+                &log),
+            0)
+      << log;
+  EXPECT_EQ(lines(out + "/train.pc"), chroma);
+  EXPECT_TRUE(fs::exists(out + "/kmeans_pc.safetensors"));
 }
 
 TEST(CliTeach, ShardsMergeIntoTheUnshardedSet) {

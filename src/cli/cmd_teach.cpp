@@ -52,8 +52,11 @@ void append_failure(const std::string& out_dir, const std::string& path, size_t 
 
 std::string fit_kmeans(const TeachOptions& o, const Teacher& t,
                        const std::vector<ManifestEntry>& entries) {
+  // "km" keeps the historical name; other label streams get their own file in the same folder
+  const std::string file =
+      t.names[0] == "km" ? "kmeans.safetensors" : "kmeans_" + t.names[0] + ".safetensors";
   const std::string path =
-      o.kmeans_path.empty() ? (fs::path(o.out_dir) / "kmeans.safetensors").string() : o.kmeans_path;
+      o.kmeans_path.empty() ? (fs::path(o.out_dir) / file).string() : o.kmeans_path;
   if (fs::exists(path) && !o.overwrite) {
     std::fprintf(stderr, "musefm teach: using the k-means model %s (--overwrite refits)\n",
                  path.c_str());
@@ -305,6 +308,7 @@ void add_teach_command(CLI::App& app) {
       "Writes <out>/<split>.<label> (one line of space-separated ids per manifest entry) and\n"
       "<out>/dict.<label>.txt, then verifies them against the manifest. Teachers:\n"
       "  kmeans-mfcc   k-means (K=100) on 39-dim Kaldi MFCC (+deltas), 100 Hz   -> km\n"
+      "  kmeans-chroma k-means (K=64) on 12-dim CQT pitch-class profiles, 100 Hz -> chroma\n"
       "  kmeans-layer  k-means (K=500) on hidden state --layer of --model      -> km\n"
       "  bestrq        MusicFM's random-projection quantizer of --model, 25 Hz -> bestrq_0\n"
       "  encodec       EnCodec 24 kHz RVQ codes of --codec at --bandwidth, 75 Hz\n"
@@ -320,11 +324,16 @@ void add_teach_command(CLI::App& app) {
                   "fairseq manifest (.tsv: root line, then "
                   "relative/path<TAB>num_samples)")
       ->required();
-  cmd->add_option("--teacher", o->teacher, "kmeans-mfcc | kmeans-layer | bestrq | encodec")
+  cmd->add_option("--teacher", o->teacher,
+                  "kmeans-mfcc | kmeans-chroma | kmeans-layer | bestrq | encodec")
       ->required();
   cmd->add_option("--out", o->out_dir, "Output folder of the label set")->required();
   cmd->add_option("--split", o->split, "Label file prefix (default: the manifest's stem)");
-  cmd->add_option("--k", o->k, "k-means clusters (default 100 for MFCC, 500 for a layer)");
+  cmd->add_option("--k", o->k,
+                  "k-means clusters (default 100 for MFCC, 64 for chroma, 500 for a layer)");
+  cmd->add_option("--label-name", o->label_name,
+                  "Name of the label stream written (<split>.<name>; default: the teacher's, e.g. "
+                  "km); lets several k-means teachers share one folder");
   cmd->add_option("--kmeans", o->kmeans_path, "Use this fitted k-means model (safetensors)");
   cmd->add_option("--percent", o->percent, "Fraction of entries the k-means is fitted on")
       ->capture_default_str();

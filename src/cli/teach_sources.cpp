@@ -32,6 +32,35 @@ Teacher kmeans_mfcc(const TeachOptions& o) {
   return t;
 }
 
+// Pitch-class profile of each 10 ms frame: the MERT-style nnAudio CQT (7 octaves from C1, 4 bins
+// a semitone) at 100 Hz, each bin added to the pitch class it is nearest to, the 12 sums divided
+// by the frame's largest (librosa's norm=inf) with a floor so that near-silence stays near 0.
+Teacher kmeans_chroma(const TeachOptions& o) {
+  Teacher t;
+  t.names = {"chroma"};
+  t.k = o.k > 0 ? o.k : 64;
+  t.sample_rate = o.sample_rate;
+  t.needs_kmeans = true;
+  MUSEFM_CHECK(o.sample_rate % 100 == 0, "teach: --teacher kmeans-chroma needs a sample rate ",
+               "divisible by 100 (labels at 100 Hz), got ", o.sample_rate);
+  NnAudioCqtConfig c = NnAudioCqtConfig::mert();
+  c.sample_rate = o.sample_rate;
+  c.hop_length = o.sample_rate / 100;
+  auto cqt = std::make_shared<const NnAudioCqt>(c);
+  const int per_semitone = c.bins_per_octave / 12;
+  std::vector<int64_t> pc(size_t(c.n_bins));
+  for (int b = 0; b < c.n_bins; ++b) pc[size_t(b)] = ((b + per_semitone / 2) / per_semitone) % 12;
+  const at::Tensor fold =
+      at::one_hot(at::tensor(pc, at::TensorOptions(at::kLong)), 12).to(at::kFloat);  // [bins, 12]
+  t.rate = 100.0;
+  t.features = [cqt, fold](const at::Tensor& wav) {
+    const at::Tensor chroma = at::matmul((*cqt)(wav).transpose(0, 1), fold);  // [T, 12]
+    constexpr double kFloor = 1e-3;  // |CQT| of a -60 dB sine
+    return chroma / std::get<0>(chroma.max(1, true)).clamp_min(kFloor);
+  };
+  return t;
+}
+
 Teacher kmeans_layer(const TeachOptions& o) {
   MUSEFM_CHECK(!o.model.empty(),
                "teach: --teacher kmeans-layer needs --model DIR (the encoder "
@@ -104,13 +133,27 @@ Teacher encodec(const TeachOptions& o) {
 
 }  // namespace
 
-Teacher make_teacher(const TeachOptions& o) {
+namespace {
+Teacher make_named_teacher(const TeachOptions& o) {
   if (o.teacher == "kmeans-mfcc") return kmeans_mfcc(o);
+  if (o.teacher == "kmeans-chroma") return kmeans_chroma(o);
   if (o.teacher == "kmeans-layer") return kmeans_layer(o);
   if (o.teacher == "bestrq") return bestrq(o);
   if (o.teacher == "encodec") return encodec(o);
   MUSEFM_FAIL("teach: unknown --teacher '", o.teacher,
-              "' (kmeans-mfcc, kmeans-layer, bestrq or encodec)");
+              "' (kmeans-mfcc, kmeans-chroma, kmeans-layer, bestrq or encodec)");
+}
+}  // namespace
+
+Teacher make_teacher(const TeachOptions& o) {
+  Teacher t = make_named_teacher(o);
+  if (!o.label_name.empty()) {
+    MUSEFM_CHECK(t.names.size() == 1,
+                 "teach: --label-name renames a single label stream; --teacher ", o.teacher,
+                 " writes ", t.names.size());
+    t.names = {o.label_name};
+  }
+  return t;
 }
 
 void set_kmeans(Teacher& t, const std::string& kmeans_path, bool k_given) {
@@ -128,13 +171,15 @@ void set_kmeans(Teacher& t, const std::string& kmeans_path, bool k_given) {
 }
 
 double teacher_rate(const std::string& teacher) {
-  if (teacher == "kmeans-mfcc") return 100.0;
+  if (teacher == "kmeans-mfcc" || teacher == "kmeans-chroma") return 100.0;
   if (teacher == "bestrq") return 25.0;
   if (teacher == "encodec") return 75.0;
   return 0.0;
 }
 
 std::vector<std::string> teacher_label_names(const TeachOptions& o) {
+  if (!o.label_name.empty()) return {o.label_name};
+  if (o.teacher == "kmeans-chroma") return {"chroma"};
   if (o.teacher == "encodec") {
     // With --codec, its own count (codebook size and n_q matter); else EnCodec 24 kHz's.
     const int count = o.codec.empty() ? encodec_codebooks(o.bandwidth)

@@ -13,6 +13,7 @@ namespace musefm::cli {
 
 struct TeachOptions {
   std::string manifest, out_dir, teacher, kmeans_path, model, codec, device = "cpu", split;
+  std::string label_name;  // "" = the teacher's own ("km", "chroma"); single-stream teachers
   int k = 0;             // 0: 100 (kmeans-mfcc) or 500 (kmeans-layer)
   int layer = 6;         // kmeans-layer: hidden state index
   double percent = 0.1;  // fraction of entries the k-means is fitted on
@@ -39,7 +40,7 @@ struct Teacher {
   std::function<at::Tensor(const at::Tensor&)> label;
 };
 
-/// The teacher `o.teacher` names (kmeans-mfcc | kmeans-layer | bestrq | encodec), with its
+/// The teacher `o.teacher` names (kmeans-mfcc | kmeans-chroma | kmeans-layer | bestrq | encodec), with its
 /// model loaded; the k-means teachers label with `set_kmeans` once fitted or loaded.
 Teacher make_teacher(const TeachOptions& o);
 void set_kmeans(Teacher& t, const std::string& kmeans_path, bool k_given);
