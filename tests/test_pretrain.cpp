@@ -9,6 +9,7 @@
 
 #include "musefm/encoder.h"
 #include "musefm/safetensors.h"
+#include "musefm/teachers.h"
 #include "musefm/train.h"
 #include "support/pretrain_data.h"
 #include "support/test_support.h"
@@ -172,6 +173,42 @@ TEST(PretrainLoss, MatchesThePyTorchReference) {
     ASSERT_TRUE(p.grad().defined());
     EXPECT_LT(test::max_rel_error(p.grad(), reference(n, g)), 2e-4);
   }
+}
+
+// objective.cqt_target: with the CQT head zeroed the prediction is 0, so the reported squared
+// error is the target's own energy: |CQT|^2 (MERT) or log1p(|CQT| / 1e-3)^2 per masked frame.
+TEST(PretrainLoss, CqtTargetMagnitudeOrLog) {
+  const auto f = SafeTensorsFile::open(test::fixture("pretrain/loss.safetensors"));
+  const at::Tensor wav = f.get("wav"), mask = f.get("mask").to(at::kBool),
+                   targets = f.get("targets");
+  LossScale scale{f.get("masked").item<double>(), f.get("feature_elems").item<double>()};
+  PretrainConfig c;
+  c.model = EncoderConfig::from_json(f.metadata().at("config"));
+  c.data.labels = {"a", "b"};
+  c.objective.final_dim = 8;
+  const at::Tensor cqt =
+      CqtTarget(c.model.sample_rate, c.model.frame_rate())(wav, mask.size(1)).index({mask});
+  std::map<std::string, double> sse;
+  for (const char* kind : {"magnitude", "log"}) {
+    c.objective.cqt_target = kind;
+    c.validate();
+    PretrainModel model(c, {7, 5}, at::Device(at::kCPU));
+    model.init(3);
+    {
+      at::NoGradGuard no_grad;
+      for (auto& [n, p] : model.params())
+        if (n.find("cqt_head") != std::string::npos) p.zero_();
+    }
+    auto [loss, sums] =
+        model.forward(wav, wav, {targets[0], targets[1]}, mask, scale, /*training=*/false);
+    sse[kind] = sums.values.data_ptr<double>()[4];
+  }
+  const double bins = double(cqt.size(1));
+  EXPECT_NEAR(sse["magnitude"], cqt.square().sum().item<double>() / bins, 1e-4 * sse["magnitude"]);
+  EXPECT_NEAR(sse["log"], at::log1p(cqt * 1e3).square().sum().item<double>() / bins,
+              1e-4 * sse["log"]);
+  c.objective.cqt_target = "db";
+  EXPECT_NE(test::error_of([&] { c.validate(); }).find("objective.cqt_target"), std::string::npos);
 }
 
 TEST(Pretrainer, RefusesLabelsThatFailVerificationBeforeAnyCompute) {

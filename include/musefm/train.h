@@ -74,20 +74,25 @@ struct PretrainObjectiveConfig {
   int final_dim = 64;                 ///< cosine: projection size per codebook (MERT-95M: 64)
   double logit_temp = 0.1;            ///< cosine: logits = cos / logit_temp
   double cqt_weight = 1.0;            ///< weight of the CQT MSE (MERT: 1); 0 = no CQT head
-  double feature_pen_weight = 10.0;   ///< HuBERT's features_pen (MERT: 10; MusicFM: 0)
-  std::string masking = "span";       ///< "span" (learned embedding) or "noise" (MusicFM)
-  double mask_prob = 0.8;             ///< span: fraction of frames starting spans (HuBERT)
-  int mask_length = 5;                ///< span length in frames (MERT: 5, HuBERT: 10)
-  int min_masks = 2;                  ///< spans per item at least
-  double noise_chunk_s = 0.4;         ///< noise: chunk length (MusicFM: 400 ms)
-  double noise_prob = 0.6;            ///< noise: chance a chunk is replaced by noise
-  double noise_std = 0.1;             ///< noise: N(0, std^2)
-  double feature_grad_mult = 0.1;     ///< gradient scale into the conv front-end (MERT-95M)
-  double dropout = 0.0;               ///< hidden dropout (MERT-95M: 0.1)
-  double attention_dropout = 0.0;     ///< on attention probabilities
-  double activation_dropout = 0.0;    ///< inside the feed-forward block
-  double dropout_input = 0.0;         ///< on the projected features
-  double layerdrop = 0.0;             ///< chance a layer is skipped in training
+  /// What the CQT head regresses: "magnitude" (MERT: |CQT| as nnAudio gives it; loud bins
+  /// dominate the squared error, quiet partials and low notes hardly count) or "log"
+  /// (log(1 + |CQT| / 1e-3): a -60 dB partial counts as much as a 0 dB one does on the linear
+  /// scale, i.e. every audible note, as on a dB spectrogram).
+  std::string cqt_target = "magnitude";
+  double feature_pen_weight = 10.0;  ///< HuBERT's features_pen (MERT: 10; MusicFM: 0)
+  std::string masking = "span";      ///< "span" (learned embedding) or "noise" (MusicFM)
+  double mask_prob = 0.8;            ///< span: fraction of frames starting spans (HuBERT)
+  int mask_length = 5;               ///< span length in frames (MERT: 5, HuBERT: 10)
+  int min_masks = 2;                 ///< spans per item at least
+  double noise_chunk_s = 0.4;        ///< noise: chunk length (MusicFM: 400 ms)
+  double noise_prob = 0.6;           ///< noise: chance a chunk is replaced by noise
+  double noise_std = 0.1;            ///< noise: N(0, std^2)
+  double feature_grad_mult = 0.1;    ///< gradient scale into the conv front-end (MERT-95M)
+  double dropout = 0.0;              ///< hidden dropout (MERT-95M: 0.1)
+  double attention_dropout = 0.0;    ///< on attention probabilities
+  double activation_dropout = 0.0;   ///< inside the feed-forward block
+  double dropout_input = 0.0;        ///< on the projected features
+  double layerdrop = 0.0;            ///< chance a layer is skipped in training
 };
 
 /// AdamW and the learning-rate schedule.

@@ -22,6 +22,8 @@ bool ends_with(const std::string& s, const std::string& t) {
 }
 bool contains(const std::string& s, const std::string& t) { return s.find(t) != std::string::npos; }
 const char* kPosConv = "encoder.pos_conv_embed.conv";
+// objective.cqt_target = "log": log(1 + |CQT| / 1e-3), so that -60 dB re full scale maps to 0.
+constexpr double kLogCqtScale = 1e3;
 }  // namespace
 
 std::map<std::string, std::vector<int64_t>> trainable_shapes(
@@ -246,6 +248,7 @@ std::pair<at::Tensor, LossSums> PretrainModel::forward(
     {
       at::NoGradGuard no_grad;
       target = (*cqt_)(clean.to(device_), T).index({dev_mask});
+      if (o.cqt_target == "log") target = at::log1p(target * kLogCqtScale);
     }
     const at::Tensor pred =
         at::linear(xm, by_name_.at("cqt_head.weight"), by_name_.at("cqt_head.bias"));

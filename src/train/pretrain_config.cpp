@@ -63,6 +63,7 @@ json objective_json(const PretrainObjectiveConfig& o) {
           {"final_dim", o.final_dim},
           {"logit_temp", o.logit_temp},
           {"cqt_weight", o.cqt_weight},
+          {"cqt_target", o.cqt_target},
           {"feature_pen_weight", o.feature_pen_weight},
           {"masking", o.masking},
           {"mask_prob", o.mask_prob},
@@ -84,6 +85,7 @@ void read_objective(detail::JsonFields f, PretrainObjectiveConfig& o) {
   f.get("final_dim", o.final_dim);
   f.get("logit_temp", o.logit_temp);
   f.get("cqt_weight", o.cqt_weight);
+  f.get("cqt_target", o.cqt_target);
   f.get("feature_pen_weight", o.feature_pen_weight);
   f.get("masking", o.masking);
   f.get("mask_prob", o.mask_prob);
@@ -212,6 +214,9 @@ void PretrainConfig::validate() const {
   MUSEFM_CHECK(finite_in(o.logit_temp, 1e-4, 100), p,
                "objective.logit_temp must be in [1e-4, 100]");
   MUSEFM_CHECK(finite_in(o.cqt_weight, 0, 1e6), p, "objective.cqt_weight must be >= 0");
+  MUSEFM_CHECK(o.cqt_target == "magnitude" || o.cqt_target == "log", p,
+               "objective.cqt_target must be \"magnitude\" (MERT) or \"log\", got \"", o.cqt_target,
+               "\"");
   MUSEFM_CHECK(finite_in(o.feature_pen_weight, 0, 1e6), p,
                "objective.feature_pen_weight must be >= 0");
   MUSEFM_CHECK(o.masking == "span" || o.masking == "noise", p,
