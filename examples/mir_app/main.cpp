@@ -4,7 +4,7 @@
 //       dominant pitch of a recording from MERT's CQT target
 //   mir_app --neighbours MODEL_DIR QUERY FILE...
 //       mean embedding of every file (one layer of a MERT-v1 / MusicFM model), then the files
-//       ranked by cosine similarity to QUERY
+//       ranked by cosine similarity to QUERY; MODEL_DIR "default" is the model musefm ships
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -36,7 +36,10 @@ int neighbours(const std::string& model, const std::string& query,
   musefm::ExtractConfig config;
   config.layers = "-1";  // last layer; "all" and "weighted" are the other choices
   config.pool = "mean";
-  const musefm::Extractor ex(musefm::Encoder::load(model), config);
+  const bool shipped = model == "default";
+  if (shipped) std::printf("model: %s\n", musefm::default_model_dir().c_str());
+  const musefm::Extractor ex(
+      shipped ? musefm::Encoder::load_default() : musefm::Encoder::load(model), config);
   const int rate = ex.encoder().config().sample_rate;
   const auto embed = [&](const std::string& file) {
     musefm::AudioLoadOptions opt;
@@ -68,6 +71,6 @@ int main(int argc, char** argv) {
   }
   std::fprintf(stderr,
                "usage: mir_app AUDIO_FILE\n"
-               "       mir_app --neighbours MODEL_DIR QUERY FILE...\n");
+               "       mir_app --neighbours MODEL_DIR|default QUERY FILE...\n");
   return 2;
 }

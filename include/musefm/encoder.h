@@ -31,8 +31,11 @@ namespace musefm {
 
 class Encoder {
  public:
-  /// Loads `model_dir`/config.json and `model_dir`/model.safetensors onto `device`.
+  /// Loads `model_dir`/config.json and `model_dir`/model.safetensors onto `device`; files listed
+  /// in `model_dir`/checksums.json are verified first (musefm/default_model.h).
   static Encoder load(const std::string& model_dir, const std::string& device = "cpu");
+  /// The model musefm ships (default_model_dir(): models/musefm-small), checksums verified.
+  static Encoder load_default(const std::string& device = "cpu");
   /// Builds an encoder from a config and named weights (HF names); `source` names them in errors.
   static Encoder from_weights(const EncoderConfig& config,
                               const std::map<std::string, at::Tensor>& weights,

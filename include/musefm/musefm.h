@@ -7,6 +7,7 @@
 //   musefm/npy.h       .npy read / write
 //   musefm/config.h    EncoderConfig: MERT / MusicFM model description (config.json)
 //   musefm/encoder.h   Encoder: load a model dir (MERT-v1 or MusicFM), hidden states of every layer
+//   musefm/default_model.h  the shipped model (Encoder::load_default), model-dir checksums
 //   musefm/codec.h     EncodecTeacher: EnCodec 24 kHz encoder + RVQ codes (MERT acoustic targets)
 //   musefm/extract.h   Extractor: embeddings of any length in bounded memory, batches, streams
 //   musefm/safetensors.h  memory-mapped safetensors read / atomic write (model weights)
@@ -61,6 +62,7 @@
 #include "musefm/audio.h"
 #include "musefm/codec.h"
 #include "musefm/config.h"
+#include "musefm/default_model.h"
 #include "musefm/encoder.h"
 #include "musefm/error.h"
 #include "musefm/extract.h"

@@ -19,6 +19,7 @@
 #include "io/atomic_file.h"
 #include "io/npy_writer.h"
 #include "musefm/audio.h"
+#include "musefm/default_model.h"
 #include "musefm/extract.h"
 #include "musefm/features.h"
 #include "musefm/npy.h"
@@ -35,24 +36,6 @@ struct Options {
   int threads = 0;
   bool overwrite = false;
 };
-
-// FNV-1a 64 of the weights file: identifies the model in every sidecar.
-std::string model_hash(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  MUSEFM_CHECK(in.good(), "cannot read '", path, "'");
-  uint64_t h = 1469598103934665603ull;
-  std::vector<char> buf(1 << 20);
-  while (in) {
-    in.read(buf.data(), std::streamsize(buf.size()));
-    for (std::streamsize i = 0; i < in.gcount(); ++i) {
-      h ^= uint64_t(static_cast<unsigned char>(buf[size_t(i)]));
-      h *= 1099511628211ull;
-    }
-  }
-  char text[17];
-  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(h));
-  return std::string("fnv1a64:") + text;
-}
 
 std::vector<double> parse_weights(const std::string& text) {
   std::vector<double> out;
@@ -204,14 +187,14 @@ class Job {
 };
 
 void run_extract(Options o) {
-  MUSEFM_CHECK(!o.model.empty(), "--model DIR is required (a musefm model directory)");
+  if (o.model.empty()) o.model = default_model_dir();  // throws: where it looked, how to rebuild
   if (!o.layer_weights.empty()) o.extract.layer_weights = parse_weights(o.layer_weights);
   o.extract.validate();
   MUSEFM_CHECK(o.threads >= 0, "--threads must be >= 0 (0 = all cores), got ", o.threads);
   if (o.threads > 0) at::set_num_threads(o.threads);
   const std::vector<Input> inputs = collect_inputs(o.inputs);
   const Extractor ex(Encoder::load(o.model, o.device), o.extract);
-  const std::string hash = model_hash((fs::path(o.model) / "model.safetensors").string());
+  const std::string hash = file_checksum((fs::path(o.model) / "model.safetensors").string());
   const Job job(ex, o, hash);
   run_batch(inputs, o.out_dir, o.overwrite, "extract", "." + o.format, size_t(o.extract.batch),
             [&](std::vector<cli::Job>& jobs) {
@@ -241,8 +224,9 @@ void add_extract_command(CLI::App& app) {
   auto o = std::make_shared<Options>();
   cmd->add_option("inputs", o->inputs,
                   "Audio files, directories (searched recursively) or fairseq manifests (.tsv)");
-  cmd->add_option("--model,-m", o->model, "Model directory (config.json + model.safetensors)")
-      ->required();
+  cmd->add_option("--model,-m", o->model,
+                  "Model directory (config.json + model.safetensors); default: the shipped\n"
+                  "model musefm-small (models/musefm-small, see its MODEL_CARD.md)");
   cmd->add_option("--out-dir,-o", o->out_dir,
                   "Output folder: <name>.npy (or .safetensors) + <name>.json per input, keeping\n"
                   "the folder structure of directory and manifest inputs; finished files are\n"

@@ -247,7 +247,8 @@ ProbeDataset features_of(const FeatureSource& src, const ProbeTask& task, const 
   return d;
 }
 
-void run_probe_command(const ProbeOptions& o) {
+void run_probe_command(ProbeOptions o) {
+  if (o.models.empty()) o.models = {"default", "mfcc", "chroma"};  // the shipped model vs baselines
   MUSEFM_CHECK(o.probe == "linear" || o.probe == "mlp" || o.probe == "both", "--probe '", o.probe,
                "' is not linear, mlp or both");
   MUSEFM_CHECK(o.seeds >= 1 && o.seeds <= 1000, "--seeds must be in [1, 1000]");
@@ -412,9 +413,9 @@ void add_probe_command(CLI::App& app) {
       "0,6,-1 --out runs/p\n"
       "  tools/plot_probe.py runs/probe/report.json --out layers.png");
   cmd->add_option("--model,-m", o->models,
-                  "Model dir (config.json + model.safetensors), mfcc, chroma or features:DIR "
-                  "(repeatable)")
-      ->required();
+                  "Model dir (config.json + model.safetensors), default (the shipped model\n"
+                  "musefm-small), mfcc, chroma or features:DIR (repeatable; none given: default,\n"
+                  "mfcc and chroma)");
   cmd->add_option("--task,-t", o->tasks, "Task folder or its task.json (repeatable)");
   cmd->add_option("--suite", o->suite,
                   "Suite file listing task folders (e.g. configs/probe/suite.json); with --data");

@@ -10,6 +10,7 @@
 #include "model/mert.h"
 #include "model/musicfm.h"
 #include "model/weights.h"
+#include "musefm/default_model.h"
 #include "musefm/encoder.h"
 #include "musefm/features.h"
 #include "musefm/safetensors.h"
@@ -58,8 +59,13 @@ Encoder Encoder::from_weights(const EncoderConfig& config,
 
 Encoder Encoder::load(const std::string& model_dir, const std::string& device) {
   const model_detail::ModelDirPaths files = model_detail::model_dir_paths(model_dir);
+  verify_model_checksums(model_dir);
   return from_weights(EncoderConfig::load(files.config), model_detail::read_weights(files.weights),
                       device, files.weights);
+}
+
+Encoder Encoder::load_default(const std::string& device) {
+  return load(default_model_dir(), device);
 }
 
 const EncoderConfig& Encoder::config() const { return impl_->config; }

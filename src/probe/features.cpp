@@ -13,6 +13,7 @@
 
 #include "features/soxr_resample.h"
 #include "musefm/audio.h"
+#include "musefm/default_model.h"
 #include "musefm/extract.h"
 #include "musefm/features.h"
 #include "musefm/probe.h"
@@ -206,18 +207,20 @@ FeatureSource FeatureSource::open(const std::string& spec, const std::string& de
     impl->name = fs::path(impl->features_dir).lexically_normal().filename().string();
     if (impl->name.empty()) impl->name = impl->features_dir;
   } else {
-    MUSEFM_CHECK(fs::is_directory(spec), "model '", spec,
-                 "' is not a model dir (config.json + model.safetensors), mfcc, chroma or "
-                 "features:DIR");
+    // "default": the shipped model (throws naming where it looked and how to rebuild it)
+    const std::string dir = spec == "default" ? default_model_dir() : spec;
+    MUSEFM_CHECK(fs::is_directory(dir), "model '", spec,
+                 "' is not a model dir (config.json + model.safetensors), default, mfcc, chroma "
+                 "or features:DIR");
     impl->kind = "model";
-    impl->key = model_key(spec);
+    impl->key = model_key(dir);
     impl->name = impl->key.substr(0, impl->key.size() - 17);
     ExtractConfig ec;
     ec.layers = "all";
     ec.pool = "mean";
     ec.window_s = kExtractWindowS;
     ec.batch = batch;
-    impl->extractor.emplace(Encoder::load(spec, device), ec);
+    impl->extractor.emplace(Encoder::load(dir, device), ec);
     impl->rate = impl->extractor->encoder().config().sample_rate;
     ec.pool = "none";
     ec.batch = 1;
