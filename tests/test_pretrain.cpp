@@ -175,8 +175,9 @@ TEST(PretrainLoss, MatchesThePyTorchReference) {
   }
 }
 
-// objective.cqt_target: with the CQT head zeroed the prediction is 0, so the reported squared
-// error is the target's own energy: |CQT|^2 (MERT) or log1p(|CQT| / 1e-3)^2 per masked frame.
+// objective.cqt_target / cqt_frames: with the CQT head zeroed the prediction is 0, so the
+// reported squared error is the target's own energy: |CQT|^2 (MERT) or log1p(|CQT| / 1e-3)^2,
+// summed over the masked frames (MERT) or every frame.
 TEST(PretrainLoss, CqtTargetMagnitudeOrLog) {
   const auto f = SafeTensorsFile::open(test::fixture("pretrain/loss.safetensors"));
   const at::Tensor wav = f.get("wav"), mask = f.get("mask").to(at::kBool),
@@ -188,9 +189,11 @@ TEST(PretrainLoss, CqtTargetMagnitudeOrLog) {
   c.objective.final_dim = 8;
   const at::Tensor cqt =
       CqtTarget(c.model.sample_rate, c.model.frame_rate())(wav, mask.size(1)).index({mask});
+  const at::Tensor every = CqtTarget(c.model.sample_rate, c.model.frame_rate())(wav, mask.size(1));
   std::map<std::string, double> sse;
-  for (const char* kind : {"magnitude", "log"}) {
-    c.objective.cqt_target = kind;
+  for (const char* kind : {"magnitude", "log", "log-all"}) {
+    c.objective.cqt_target = std::string(kind) == "magnitude" ? "magnitude" : "log";
+    c.objective.cqt_frames = std::string(kind) == "log-all" ? "all" : "masked";
     c.validate();
     PretrainModel model(c, {7, 5}, at::Device(at::kCPU));
     model.init(3);
@@ -207,6 +210,13 @@ TEST(PretrainLoss, CqtTargetMagnitudeOrLog) {
   EXPECT_NEAR(sse["magnitude"], cqt.square().sum().item<double>() / bins, 1e-4 * sse["magnitude"]);
   EXPECT_NEAR(sse["log"], at::log1p(cqt * 1e3).square().sum().item<double>() / bins,
               1e-4 * sse["log"]);
+  // every frame, the visible ones too
+  EXPECT_NEAR(sse["log-all"], at::log1p(every * 1e3).square().sum().item<double>() / bins,
+              1e-4 * sse["log-all"]);
+  EXPECT_GT(sse["log-all"], sse["log"]);
+  c.objective.cqt_frames = "some";
+  EXPECT_NE(test::error_of([&] { c.validate(); }).find("objective.cqt_frames"), std::string::npos);
+  c.objective.cqt_frames = "all";
   c.objective.cqt_target = "db";
   EXPECT_NE(test::error_of([&] { c.validate(); }).find("objective.cqt_target"), std::string::npos);
 }

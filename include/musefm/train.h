@@ -79,6 +79,10 @@ struct PretrainObjectiveConfig {
   /// (log(1 + |CQT| / 1e-3): a -60 dB partial counts as much as a 0 dB one does on the linear
   /// scale, i.e. every audible note, as on a dB spectrogram).
   std::string cqt_target = "magnitude";
+  /// Frames the CQT head regresses: "masked" (MERT) or "all" (also the visible frames, so the
+  /// representation must keep every frame's spectrum; the squared error is still divided by
+  /// the masked frames, i.e. it weighs 1 / mask share more than "masked").
+  std::string cqt_frames = "masked";
   double feature_pen_weight = 10.0;  ///< HuBERT's features_pen (MERT: 10; MusicFM: 0)
   std::string masking = "span";      ///< "span" (learned embedding) or "noise" (MusicFM)
   double mask_prob = 0.8;            ///< span: fraction of frames starting spans (HuBERT)

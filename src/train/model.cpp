@@ -247,11 +247,13 @@ std::pair<at::Tensor, LossSums> PretrainModel::forward(
     at::Tensor target;
     {
       at::NoGradGuard no_grad;
-      target = (*cqt_)(clean.to(device_), T).index({dev_mask});
+      target = (*cqt_)(clean.to(device_), T);
+      target = o.cqt_frames == "all" ? target.flatten(0, 1) : target.index({dev_mask});
       if (o.cqt_target == "log") target = at::log1p(target * kLogCqtScale);
     }
+    const at::Tensor rows = o.cqt_frames == "all" ? x.flatten(0, 1).to(at::kFloat) : xm;
     const at::Tensor pred =
-        at::linear(xm, by_name_.at("cqt_head.weight"), by_name_.at("cqt_head.bias"));
+        at::linear(rows, by_name_.at("cqt_head.weight"), by_name_.at("cqt_head.bias"));
     const at::Tensor sse = (pred - target).square().sum() / double(cqt_->bins());
     loss = loss + o.cqt_weight * sse / scale.masked;
     parts.push_back(sse.detach().to(at::kDouble).reshape({1}));

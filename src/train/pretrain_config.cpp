@@ -64,6 +64,7 @@ json objective_json(const PretrainObjectiveConfig& o) {
           {"logit_temp", o.logit_temp},
           {"cqt_weight", o.cqt_weight},
           {"cqt_target", o.cqt_target},
+          {"cqt_frames", o.cqt_frames},
           {"feature_pen_weight", o.feature_pen_weight},
           {"masking", o.masking},
           {"mask_prob", o.mask_prob},
@@ -86,6 +87,7 @@ void read_objective(detail::JsonFields f, PretrainObjectiveConfig& o) {
   f.get("logit_temp", o.logit_temp);
   f.get("cqt_weight", o.cqt_weight);
   f.get("cqt_target", o.cqt_target);
+  f.get("cqt_frames", o.cqt_frames);
   f.get("feature_pen_weight", o.feature_pen_weight);
   f.get("masking", o.masking);
   f.get("mask_prob", o.mask_prob);
@@ -216,6 +218,9 @@ void PretrainConfig::validate() const {
   MUSEFM_CHECK(finite_in(o.cqt_weight, 0, 1e6), p, "objective.cqt_weight must be >= 0");
   MUSEFM_CHECK(o.cqt_target == "magnitude" || o.cqt_target == "log", p,
                "objective.cqt_target must be \"magnitude\" (MERT) or \"log\", got \"", o.cqt_target,
+               "\"");
+  MUSEFM_CHECK(o.cqt_frames == "masked" || o.cqt_frames == "all", p,
+               "objective.cqt_frames must be \"masked\" (MERT) or \"all\", got \"", o.cqt_frames,
                "\"");
   MUSEFM_CHECK(finite_in(o.feature_pen_weight, 0, 1e6), p,
                "objective.feature_pen_weight must be >= 0");
