@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <memory>
+#include <string>
 
 #include "musefm/codec.h"
 #include "musefm/encoder.h"
@@ -20,12 +21,18 @@ int encodec_codebooks(double bandwidth) {
   return int(std::floor(bandwidth * 1000.0 / 750.0 + 1e-9));
 }
 
-Teacher kmeans_mfcc(const TeachOptions& o) {
+// The parts every k-means teacher shares: one label stream, K (default given), the k-means fit.
+Teacher kmeans_teacher(const TeachOptions& o, const std::string& name, int default_k) {
   Teacher t;
-  t.names = {"km"};
-  t.k = o.k > 0 ? o.k : 100;
+  t.names = {name};
+  t.k = o.k > 0 ? o.k : default_k;
   t.sample_rate = o.sample_rate;
   t.needs_kmeans = true;
+  return t;
+}
+
+Teacher kmeans_mfcc(const TeachOptions& o) {
+  Teacher t = kmeans_teacher(o, "km", 100);
   auto mfcc = std::make_shared<KaldiMfcc>(KaldiMfccConfig::hubert(o.sample_rate));
   t.rate = 1000.0 / mfcc->config().frame_shift_ms;
   t.features = [mfcc](const at::Tensor& wav) { return (*mfcc)(wav); };  // [T, 39]
@@ -36,11 +43,7 @@ Teacher kmeans_mfcc(const TeachOptions& o) {
 // a semitone) at 100 Hz, each bin added to the pitch class it is nearest to, the 12 sums divided
 // by the frame's largest (librosa's norm=inf) with a floor so that near-silence stays near 0.
 Teacher kmeans_chroma(const TeachOptions& o) {
-  Teacher t;
-  t.names = {"chroma"};
-  t.k = o.k > 0 ? o.k : 64;
-  t.sample_rate = o.sample_rate;
-  t.needs_kmeans = true;
+  Teacher t = kmeans_teacher(o, "chroma", 64);
   MUSEFM_CHECK(o.sample_rate % 100 == 0, "teach: --teacher kmeans-chroma needs a sample rate ",
                "divisible by 100 (labels at 100 Hz), got ", o.sample_rate);
   NnAudioCqtConfig c = NnAudioCqtConfig::mert();
@@ -69,12 +72,9 @@ Teacher kmeans_layer(const TeachOptions& o) {
   MUSEFM_CHECK(o.layer >= 0 && o.layer < enc.config().num_hidden_states(), "teach: --layer ",
                o.layer, " outside the model's hidden states 0..",
                enc.config().num_hidden_states() - 1);
-  Teacher t;
-  t.names = {"km"};
-  t.k = o.k > 0 ? o.k : 500;
+  Teacher t = kmeans_teacher(o, "km", 500);
   t.sample_rate = enc.config().sample_rate;
   t.rate = enc.config().frame_rate();
-  t.needs_kmeans = true;
   ExtractConfig ec;
   ec.layers = std::to_string(o.layer);
   ec.pool = "none";
