@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Full-size MERT parity and throughput: musefm's Encoder vs transformers' HubertModel.
 
-Builds MERT-v1-95M (or --model 330m) with random weights in transformers, saves and converts it
+Builds MERT-v1-95M (or --model 330m, or small: the default model's architecture) with random weights in transformers, saves and converts it
 with tools/convert_checkpoint.py, then runs 30 s of real music (the fixture excerpt tiled)
 through transformers (eager and sdpa attention, fp32, torch.no_grad) and through
 build/benchmarks/bench_encoder (attention fused, the default, and sdpa) in the same run, with
@@ -10,7 +10,7 @@ load of a shared machine reaches all alike). Prints the last-hidden-state differ
 (max |d| / max |ref|) and the median of the per-round speed ratios with their range.
 
 Run: tools/setup.sh --tools && cmake --build build --target bench_encoder &&
-     .venv/bin/python benchmarks/compare_extract.py [--model 95m|330m] [--seconds 30] [--repeats 3]
+     .venv/bin/python benchmarks/compare_extract.py [--model 95m|330m|small] [--seconds 30] [--repeats 3]
 """
 import argparse
 import json
@@ -35,6 +35,10 @@ ARCH = {  # m-a-p/MERT-v1-95M / -330M config.json (shared reference models.md se
                 intermediate_size=3072, do_stable_layer_norm=False),
     "330m": dict(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16,
                  intermediate_size=4096, do_stable_layer_norm=True),
+    # the default model's architecture (configs/pretrain/musefm-small.json)
+    "small": dict(conv_dim=[128] * 7, num_conv_pos_embeddings=64, hidden_size=256,
+                  num_hidden_layers=6, num_attention_heads=4, intermediate_size=1024,
+                  do_stable_layer_norm=True),
 }
 COMMON = dict(conv_dim=[512] * 7, conv_kernel=[10, 3, 3, 3, 3, 2, 2], conv_stride=[5, 2, 2, 2, 2, 2, 2],
               conv_bias=False, feat_extract_norm="group", feat_proj_layer_norm=True,
@@ -57,7 +61,7 @@ def main():
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
         hf_dir, model_dir = os.path.join(tmp, "hf"), os.path.join(tmp, "musefm")
-        base = transformers.HubertModel(transformers.HubertConfig(**COMMON, **ARCH[args.model]))
+        base = transformers.HubertModel(transformers.HubertConfig(**{**COMMON, **ARCH[args.model]}))
         base.save_pretrained(hf_dir)
         convert_hf_mert(hf_dir, model_dir)
         np.save(os.path.join(tmp, "x.npy"), x.numpy())
@@ -91,6 +95,8 @@ def main():
                       f"{err:.2e} ({ref.shape[0]} frames x {ref.shape[1]})")
     med = {k: statistics.median(v) for k, v in times.items()}
     ratio = {k: statistics.median(a / b for a, b in zip(v, times["fused"])) for k, v in times.items()}
+    print("\nreal-time factor (audio seconds per second of compute, median): " +
+          ", ".join(f"{k} {args.seconds * 1e3 / m:.1f}x" for k, m in med.items()))
     print(f"\nMERT-v1-{args.model} random weights, {args.seconds:.0f} s, fp32, "
           f"{torch.get_num_threads()} threads (both sides); {args.repeats} interleaved rounds\n")
     print("| implementation | median ms | musefm (fused) speed-up: median of per-round ratios "
