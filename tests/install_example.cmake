@@ -34,3 +34,16 @@ execute_process(COMMAND "${WORK_DIR}/app/mir_app" --neighbours
 if(rc)
   message(FATAL_ERROR "mir_app --neighbours failed (${rc})")
 endif()
+# The installed package carries the default model: mir_app finds it beside the installed
+# library (share/musefm/models), not in this source tree.
+execute_process(COMMAND "${WORK_DIR}/app/mir_app" --neighbours default "${rendered}/piano_a4.wav"
+  "${rendered}/strings_a3.wav" "${rendered}/piano_a4.wav"
+  RESULT_VARIABLE rc OUTPUT_VARIABLE shipped ERROR_VARIABLE shipped_err)
+message("${shipped}${shipped_err}")
+if(rc)
+  message(FATAL_ERROR "mir_app --neighbours default failed (${rc})")
+endif()
+string(FIND "${shipped}" "model: ${prefix}/share/musefm/models/musefm-small\n" at)
+if(at EQUAL -1)
+  message(FATAL_ERROR "mir_app did not load the installed default model")
+endif()

@@ -2,8 +2,10 @@
 # The main job on a built-in default: set up, build the CLI, render two real sampled
 # instruments with FluidSynth, then decode them and a real recording and write every
 # front-end feature (MusicFM mel, HuBERT MFCC, MERT CQT, chroma) to demo_out/, then extract
-# embeddings with tiny random-weight MERT- and MusicFM-architecture models, write pretraining
-# labels, and finally pretrain a tiny model on real recorded music, export it and extract.
+# embeddings with musefm's default model (models/musefm-small), write pretraining labels,
+# pretrain a tiny model on real recorded music (how the default model was made, in miniature),
+# export it and extract with it, and probe the default model against the MFCC and chroma
+# baselines on small generated tasks.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -16,15 +18,16 @@ tests/render_midi.sh "$out/audio" >/dev/null
 "$build/src/cli/musefm" demo tests/fixtures/real_music.ogg "$out/audio/piano_a4.wav" \
   "$out/audio/cmajor_chord.wav" --out-dir "$out"
 echo
-echo "Embeddings with tiny MERT- and MusicFM-architecture models (random weights: the parity"
-echo "fixtures of the test suite, NOT trained models — they show the pipeline, not musical"
-echo "knowledge). Long inputs stream through 30 s windows; --pool none keeps every frame:"
-for model in mert_tiny_postln musicfm_tiny; do
-  "$build/src/cli/musefm" extract tests/fixtures/real_music.ogg "$out/audio/piano_a4.wav" \
-    "$out/audio/cmajor_chord.wav" --model "tests/fixtures/encoders/$model" \
-    --out-dir "$out/embeddings/$model" --overwrite
-done
-echo "(per file: [layers, dims] mean-pooled hidden states + JSON sidecar in $out/embeddings/)"
+echo "Embeddings with musefm's default model (models/musefm-small: a 6 x 256 MERT-style encoder"
+echo "trained on 2 CPU cores, see models/musefm-small/MODEL_CARD.md; not MERT). No --model"
+echo "needed; long inputs stream through 30 s windows; --pool none keeps every frame:"
+"$build/src/cli/musefm" extract tests/fixtures/real_music.ogg "$out/audio/piano_a4.wav" \
+  "$out/audio/cmajor_chord.wav" --out-dir "$out/embeddings/default" --overwrite
+echo "(per file: [layers, dims] mean-pooled hidden states + JSON sidecar in $out/embeddings/default)"
+echo
+echo "What the default model knows: its model card's probe table (the full generated suite, against"
+echo "its untrained twin and the MFCC and chroma baselines; benchmarks/RESULTS.md has every probe):"
+sed -n '/^## Probe scores/,/^## Rebuilding/{/^## /d;p}' models/musefm-small/MODEL_CARD.md
 
 echo
 echo "Pretraining targets: fairseq label sets for a manifest of the same three recordings, from"
@@ -88,10 +91,11 @@ echo "(run folder $run: train.jsonl, checkpoints/; rerunning resumes; the model 
 echo
 echo "Probing (MARBLE protocol) on small generated tasks (FluidSynth + the GM soundfont):"
 echo "instrument family of single notes, key of chord progressions, beats of drum patterns;"
-echo "the model just trained against the MFCC and chroma baselines, every layer, linear probe:"
+echo "the default model and the tiny model just trained against the MFCC and chroma baselines,"
+echo "every layer, linear probe:"
 .venv/bin/python tools/make_probe_data.py --out "$out/probe_data" --small \
   --tasks nsynth_family,key,beat >/dev/null
-"$build/src/cli/musefm" probe --model "$out/models/tiny" --model mfcc --model chroma \
+"$build/src/cli/musefm" probe --model default --model "$out/models/tiny" --model mfcc --model chroma \
   --task "$out/probe_data/nsynth_family" --task "$out/probe_data/key" \
   --task "$out/probe_data/beat" --probe linear --out "$out/probe" --cache "$out/probe_cache"
 if .venv/bin/python -c "import matplotlib" 2>/dev/null; then
