@@ -62,13 +62,13 @@ def run_summary(run):
             if "step" in r and "loss" in r:
                 steps = max(steps, r["step"])
                 last = r
-    # elapsed_s restarts on resume: add the last value of each segment
+    # time_s (elapsed_s in older runs) restarts on resume: add the last value of each segment
     seg_total, prev = 0.0, 0.0
     with open(os.path.join(run, "train.jsonl")) as f:
         for line in f:
             if line.startswith("{"):
                 r = json.loads(line)
-                e = r.get("elapsed_s")
+                e = r.get("elapsed_s", r.get("time_s"))
                 if e is None:
                     continue
                 if e < prev:
