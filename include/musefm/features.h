@@ -27,6 +27,7 @@
 #include <string>
 
 #include <vector>
+#include "musefm/enum_names.h"
 #include "musefm/error.h"
 
 namespace musefm {
@@ -39,8 +40,10 @@ at::Tensor waveform_tensor(const Audio& audio);
 
 /// Frequency-to-mel mapping.
 enum class MelScale { Htk, Slaney };
+MUSEFM_ENUM_NAMES(MelScale, {MelScale::Htk, "htk"}, {MelScale::Slaney, "slaney"});
 /// Filter normalisation: none, or Slaney's area normalisation (librosa's default).
 enum class MelNorm { None, Slaney };
+MUSEFM_ENUM_NAMES(MelNorm, {MelNorm::None, "none"}, {MelNorm::Slaney, "slaney"});
 
 /// Generic (log-)mel spectrogram; defaults are torchaudio's MelSpectrogram at 24 kHz.
 struct MelConfig {
@@ -251,8 +254,10 @@ class Chroma {
 
 /// Parses "mel|mfcc|cqt|chroma" style names used by the CLI.
 enum class FeatureKind { Mel, Mfcc, Cqt, Chroma };
+MUSEFM_ENUM_NAMES(FeatureKind, {FeatureKind::Mel, "mel"}, {FeatureKind::Mfcc, "mfcc"},
+                  {FeatureKind::Cqt, "cqt"}, {FeatureKind::Chroma, "chroma"});
+/// The kind named `name` (mel, mfcc, cqt or chroma); throws naming the choices.
 FeatureKind parse_feature_kind(const std::string& name);
-std::string to_string(FeatureKind kind);
 
 /// Feature frame rate (frames per second) of a transform for its config.
 double frame_rate(const MelConfig& c);

@@ -31,6 +31,16 @@ class JsonFields {
     MUSEFM_CHECK(json_.is_object(), what_, ": expected a JSON object, got ", json_.type_name());
   }
 
+  /// The config's name as used in messages.
+  const std::string& what() const { return what_; }
+
+  /// The raw value of `key` (marked as known), or nullptr when absent.
+  const nlohmann::json* find(const char* key) {
+    seen_.insert(key);
+    auto it = json_.find(key);
+    return it == json_.end() ? nullptr : &*it;
+  }
+
   /// Reads `key` into `out` if present (keeps the default otherwise).
   template <typename T>
   void get(const char* key, T& out) {

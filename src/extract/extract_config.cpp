@@ -1,10 +1,26 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "core/json_fields.h"
+#include "core/config_fields.h"
 #include "musefm/extract.h"
 
 namespace musefm {
+
+namespace detail {
+template <>
+struct ConfigFields<ExtractConfig> {
+  static constexpr const char* name = "ExtractConfig";
+  template <typename C, typename V>
+  static void visit(C& c, V& v) {
+    v("layers", c.layers);
+    v("layer_weights", c.layer_weights);
+    v("pool", c.pool);
+    v("window_s", c.window_s);
+    v("hop_s", c.hop_s);
+    v("batch", c.batch);
+  }
+};
+}  // namespace detail
 
 void ExtractConfig::validate() const {
   const char* w = "ExtractConfig";
@@ -28,25 +44,10 @@ void ExtractConfig::validate() const {
   MUSEFM_CHECK(batch >= 1 && batch <= 4096, w, ".batch must be in [1, 4096], got ", batch);
 }
 
-std::string ExtractConfig::to_json() const {
-  nlohmann::json j{{"layers", layers}, {"layer_weights", layer_weights},
-                   {"pool", pool},     {"window_s", window_s},
-                   {"hop_s", hop_s},   {"batch", batch}};
-  return j.dump(2);
-}
+std::string ExtractConfig::to_json() const { return detail::config_to_json(*this); }
 
 ExtractConfig ExtractConfig::from_json(const std::string& text) {
-  detail::JsonFields f(text, "ExtractConfig");
-  ExtractConfig c;
-  f.get("layers", c.layers);
-  f.get("layer_weights", c.layer_weights);
-  f.get("pool", c.pool);
-  f.get("window_s", c.window_s);
-  f.get("hop_s", c.hop_s);
-  f.get("batch", c.batch);
-  f.reject_unknown();
-  c.validate();
-  return c;
+  return detail::config_from_json<ExtractConfig>(text);
 }
 
 }  // namespace musefm

@@ -7,7 +7,7 @@
 #include <limits>
 #include <vector>
 
-#include "core/json_fields.h"
+#include "core/config_fields.h"
 #include "features/tensor_util.h"
 #include "musefm/features.h"
 
@@ -49,6 +49,23 @@ at::Tensor cq_to_chroma(int n_input, int bins_per_octave, int n_chroma) {
 }  // namespace
 
 // ---- ChromaConfig ----------------------------------------------------------------------------
+namespace detail {
+template <>
+struct ConfigFields<ChromaConfig> {
+  static constexpr const char* name = "ChromaConfig";
+  template <typename C, typename V>
+  static void visit(C& c, V& v) {
+    v("sample_rate", c.sample_rate);
+    v("hop_length", c.hop_length);
+    v("n_chroma", c.n_chroma);
+    v("n_octaves", c.n_octaves);
+    v("bins_per_octave", c.bins_per_octave);
+    v.nullable("tuning", c.tuning);
+    v("normalize", c.normalize);
+  }
+};
+}  // namespace detail
+
 void ChromaConfig::validate() const {
   MUSEFM_CHECK(sample_rate > 0, "ChromaConfig.sample_rate must be positive, got ", sample_rate);
   MUSEFM_CHECK(hop_length > 0, "ChromaConfig.hop_length must be positive, got ", hop_length);
@@ -70,31 +87,10 @@ void ChromaConfig::validate() const {
   }
 }
 
-std::string ChromaConfig::to_json() const {
-  nlohmann::json j{
-      {"sample_rate", sample_rate},
-      {"hop_length", hop_length},
-      {"n_chroma", n_chroma},
-      {"n_octaves", n_octaves},
-      {"bins_per_octave", bins_per_octave},
-      {"tuning", std::isnan(tuning) ? nlohmann::json(nullptr) : nlohmann::json(tuning)},
-      {"normalize", normalize}};
-  return j.dump(2);
-}
+std::string ChromaConfig::to_json() const { return detail::config_to_json(*this); }
 
 ChromaConfig ChromaConfig::from_json(const std::string& text) {
-  detail::JsonFields f(text, "ChromaConfig");
-  ChromaConfig c;
-  f.get("sample_rate", c.sample_rate);
-  f.get("hop_length", c.hop_length);
-  f.get("n_chroma", c.n_chroma);
-  f.get("n_octaves", c.n_octaves);
-  f.get("bins_per_octave", c.bins_per_octave);
-  f.get_nullable("tuning", c.tuning);
-  f.get("normalize", c.normalize);
-  f.reject_unknown();
-  c.validate();
-  return c;
+  return detail::config_from_json<ChromaConfig>(text);
 }
 
 // ---- Chroma ----------------------------------------------------------------------------------

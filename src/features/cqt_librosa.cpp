@@ -12,7 +12,7 @@
 #include <map>
 #include <mutex>
 
-#include "core/json_fields.h"
+#include "core/config_fields.h"
 #include "features/soxr_resample.h"
 #include "features/tensor_util.h"
 #include "musefm/features.h"
@@ -175,6 +175,25 @@ LibrosaCqtConfig LibrosaCqtConfig::chroma() {
   return c;
 }
 
+namespace detail {
+template <>
+struct ConfigFields<LibrosaCqtConfig> {
+  static constexpr const char* name = "LibrosaCqtConfig";
+  template <typename C, typename V>
+  static void visit(C& c, V& v) {
+    v("sample_rate", c.sample_rate);
+    v("hop_length", c.hop_length);
+    v("fmin", c.fmin);
+    v("n_bins", c.n_bins);
+    v("bins_per_octave", c.bins_per_octave);
+    v.nullable("tuning", c.tuning);
+    v("filter_scale", c.filter_scale);
+    v("sparsity", c.sparsity);
+    v("scale", c.scale);
+  }
+};
+}  // namespace detail
+
 void LibrosaCqtConfig::validate() const {
   MUSEFM_CHECK(sample_rate > 0, "LibrosaCqtConfig.sample_rate must be positive, got ", sample_rate);
   MUSEFM_CHECK(hop_length > 0, "LibrosaCqtConfig.hop_length must be positive, got ", hop_length);
@@ -211,35 +230,10 @@ void LibrosaCqtConfig::validate() const {
                " samples are too long; raise fmin or n_bins");
 }
 
-std::string LibrosaCqtConfig::to_json() const {
-  nlohmann::json j{
-      {"sample_rate", sample_rate},
-      {"hop_length", hop_length},
-      {"fmin", fmin},
-      {"n_bins", n_bins},
-      {"bins_per_octave", bins_per_octave},
-      {"tuning", std::isnan(tuning) ? nlohmann::json(nullptr) : nlohmann::json(tuning)},
-      {"filter_scale", filter_scale},
-      {"sparsity", sparsity},
-      {"scale", scale}};
-  return j.dump(2);
-}
+std::string LibrosaCqtConfig::to_json() const { return detail::config_to_json(*this); }
 
 LibrosaCqtConfig LibrosaCqtConfig::from_json(const std::string& text) {
-  detail::JsonFields f(text, "LibrosaCqtConfig");
-  LibrosaCqtConfig c;
-  f.get("sample_rate", c.sample_rate);
-  f.get("hop_length", c.hop_length);
-  f.get("fmin", c.fmin);
-  f.get("n_bins", c.n_bins);
-  f.get("bins_per_octave", c.bins_per_octave);
-  f.get_nullable("tuning", c.tuning);
-  f.get("filter_scale", c.filter_scale);
-  f.get("sparsity", c.sparsity);
-  f.get("scale", c.scale);
-  f.reject_unknown();
-  c.validate();
-  return c;
+  return detail::config_from_json<LibrosaCqtConfig>(text);
 }
 
 // ---- LibrosaCqt ----------------------------------------------------------------------------

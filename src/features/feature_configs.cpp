@@ -1,27 +1,10 @@
 // Presets, validate() and JSON round-trip of the feature configs.
 #include <cmath>
 
-#include "core/json_fields.h"
+#include "core/config_fields.h"
 #include "musefm/features.h"
 
 namespace musefm {
-namespace {
-using detail::JsonFields;
-using nlohmann::json;
-
-std::string mel_scale_name(MelScale s) { return s == MelScale::Htk ? "htk" : "slaney"; }
-MelScale parse_mel_scale(const std::string& s) {
-  if (s == "htk") return MelScale::Htk;
-  if (s == "slaney") return MelScale::Slaney;
-  MUSEFM_FAIL("MelConfig: key 'mel_scale' must be \"htk\" or \"slaney\", got \"", s, "\"");
-}
-std::string mel_norm_name(MelNorm n) { return n == MelNorm::None ? "none" : "slaney"; }
-MelNorm parse_mel_norm(const std::string& s) {
-  if (s == "none") return MelNorm::None;
-  if (s == "slaney") return MelNorm::Slaney;
-  MUSEFM_FAIL("MelConfig: key 'norm' must be \"none\" or \"slaney\", got \"", s, "\"");
-}
-}  // namespace
 
 // ---- MelConfig --------------------------------------------------------------------------------
 MelConfig MelConfig::musicfm() {
@@ -29,6 +12,32 @@ MelConfig MelConfig::musicfm() {
   c.drop_last_frame = true;  // MusicFM preprocessing: out[..., :-1]
   return c;
 }
+
+namespace detail {
+template <>
+struct ConfigFields<MelConfig> {
+  static constexpr const char* name = "MelConfig";
+  template <typename C, typename V>
+  static void visit(C& c, V& v) {
+    v("sample_rate", c.sample_rate);
+    v("n_fft", c.n_fft);
+    v("win_length", c.win_length);
+    v("hop_length", c.hop_length);
+    v("f_min", c.f_min);
+    v("f_max", c.f_max);
+    v("n_mels", c.n_mels);
+    v("power", c.power);
+    v("center", c.center);
+    v("pad_mode", c.pad_mode);
+    v("mel_scale", c.mel_scale);
+    v("norm", c.norm);
+    v("to_db", c.to_db);
+    v("amin", c.amin);
+    v("top_db", c.top_db);
+    v("drop_last_frame", c.drop_last_frame);
+  }
+};
+}  // namespace detail
 
 void MelConfig::validate() const {
   MUSEFM_CHECK(sample_rate > 0, "MelConfig.sample_rate must be positive, got ", sample_rate);
@@ -48,51 +57,10 @@ void MelConfig::validate() const {
   MUSEFM_CHECK(top_db >= 0, "MelConfig.top_db must be >= 0 (0 = off), got ", top_db);
 }
 
-std::string MelConfig::to_json() const {
-  json j{{"sample_rate", sample_rate},
-         {"n_fft", n_fft},
-         {"win_length", win_length},
-         {"hop_length", hop_length},
-         {"f_min", f_min},
-         {"f_max", f_max},
-         {"n_mels", n_mels},
-         {"power", power},
-         {"center", center},
-         {"pad_mode", pad_mode},
-         {"mel_scale", mel_scale_name(mel_scale)},
-         {"norm", mel_norm_name(norm)},
-         {"to_db", to_db},
-         {"amin", amin},
-         {"top_db", top_db},
-         {"drop_last_frame", drop_last_frame}};
-  return j.dump(2);
-}
+std::string MelConfig::to_json() const { return detail::config_to_json(*this); }
 
 MelConfig MelConfig::from_json(const std::string& text) {
-  JsonFields f(text, "MelConfig");
-  MelConfig c;
-  std::string scale = mel_scale_name(c.mel_scale), norm = mel_norm_name(c.norm);
-  f.get("sample_rate", c.sample_rate);
-  f.get("n_fft", c.n_fft);
-  f.get("win_length", c.win_length);
-  f.get("hop_length", c.hop_length);
-  f.get("f_min", c.f_min);
-  f.get("f_max", c.f_max);
-  f.get("n_mels", c.n_mels);
-  f.get("power", c.power);
-  f.get("center", c.center);
-  f.get("pad_mode", c.pad_mode);
-  f.get("mel_scale", scale);
-  f.get("norm", norm);
-  f.get("to_db", c.to_db);
-  f.get("amin", c.amin);
-  f.get("top_db", c.top_db);
-  f.get("drop_last_frame", c.drop_last_frame);
-  f.reject_unknown();
-  c.mel_scale = parse_mel_scale(scale);
-  c.norm = parse_mel_norm(norm);
-  c.validate();
-  return c;
+  return detail::config_from_json<MelConfig>(text);
 }
 
 // ---- KaldiMfccConfig -------------------------------------------------------------------------
@@ -101,6 +69,33 @@ KaldiMfccConfig KaldiMfccConfig::hubert(int sample_rate) {
   c.sample_rate = sample_rate;
   return c;
 }
+
+namespace detail {
+template <>
+struct ConfigFields<KaldiMfccConfig> {
+  static constexpr const char* name = "KaldiMfccConfig";
+  template <typename C, typename V>
+  static void visit(C& c, V& v) {
+    v("sample_rate", c.sample_rate);
+    v("frame_length_ms", c.frame_length_ms);
+    v("frame_shift_ms", c.frame_shift_ms);
+    v("num_mel_bins", c.num_mel_bins);
+    v("num_ceps", c.num_ceps);
+    v("preemphasis", c.preemphasis);
+    v("cepstral_lifter", c.cepstral_lifter);
+    v("low_freq", c.low_freq);
+    v("high_freq", c.high_freq);
+    v("remove_dc_offset", c.remove_dc_offset);
+    v("round_to_power_of_two", c.round_to_power_of_two);
+    v("snip_edges", c.snip_edges);
+    v("window", c.window);
+    v("use_energy", c.use_energy);
+    v("energy_floor", c.energy_floor);
+    v("delta_order", c.delta_order);
+    v("delta_window", c.delta_window);
+  }
+};
+}  // namespace detail
 
 void KaldiMfccConfig::validate() const {
   MUSEFM_CHECK(sample_rate > 0, "KaldiMfccConfig.sample_rate must be positive, got ", sample_rate);
@@ -127,54 +122,35 @@ void KaldiMfccConfig::validate() const {
   MUSEFM_CHECK(energy_floor >= 0, "KaldiMfccConfig.energy_floor must be >= 0");
 }
 
-std::string KaldiMfccConfig::to_json() const {
-  json j{{"sample_rate", sample_rate},
-         {"frame_length_ms", frame_length_ms},
-         {"frame_shift_ms", frame_shift_ms},
-         {"num_mel_bins", num_mel_bins},
-         {"num_ceps", num_ceps},
-         {"preemphasis", preemphasis},
-         {"cepstral_lifter", cepstral_lifter},
-         {"low_freq", low_freq},
-         {"high_freq", high_freq},
-         {"remove_dc_offset", remove_dc_offset},
-         {"round_to_power_of_two", round_to_power_of_two},
-         {"snip_edges", snip_edges},
-         {"window", window},
-         {"use_energy", use_energy},
-         {"energy_floor", energy_floor},
-         {"delta_order", delta_order},
-         {"delta_window", delta_window}};
-  return j.dump(2);
-}
+std::string KaldiMfccConfig::to_json() const { return detail::config_to_json(*this); }
 
 KaldiMfccConfig KaldiMfccConfig::from_json(const std::string& text) {
-  JsonFields f(text, "KaldiMfccConfig");
-  KaldiMfccConfig c;
-  f.get("sample_rate", c.sample_rate);
-  f.get("frame_length_ms", c.frame_length_ms);
-  f.get("frame_shift_ms", c.frame_shift_ms);
-  f.get("num_mel_bins", c.num_mel_bins);
-  f.get("num_ceps", c.num_ceps);
-  f.get("preemphasis", c.preemphasis);
-  f.get("cepstral_lifter", c.cepstral_lifter);
-  f.get("low_freq", c.low_freq);
-  f.get("high_freq", c.high_freq);
-  f.get("remove_dc_offset", c.remove_dc_offset);
-  f.get("round_to_power_of_two", c.round_to_power_of_two);
-  f.get("snip_edges", c.snip_edges);
-  f.get("window", c.window);
-  f.get("use_energy", c.use_energy);
-  f.get("energy_floor", c.energy_floor);
-  f.get("delta_order", c.delta_order);
-  f.get("delta_window", c.delta_window);
-  f.reject_unknown();
-  c.validate();
-  return c;
+  return detail::config_from_json<KaldiMfccConfig>(text);
 }
 
 // ---- NnAudioCqtConfig ------------------------------------------------------------------------
 NnAudioCqtConfig NnAudioCqtConfig::mert() { return NnAudioCqtConfig{}; }
+
+namespace detail {
+template <>
+struct ConfigFields<NnAudioCqtConfig> {
+  static constexpr const char* name = "NnAudioCqtConfig";
+  template <typename C, typename V>
+  static void visit(C& c, V& v) {
+    v("sample_rate", c.sample_rate);
+    v("hop_length", c.hop_length);
+    v("fmin", c.fmin);
+    v("n_bins", c.n_bins);
+    v("bins_per_octave", c.bins_per_octave);
+    v("filter_scale", c.filter_scale);
+    v("norm", c.norm);
+    v("center", c.center);
+    v("pad_mode", c.pad_mode);
+    v("spectral_cutoff", c.spectral_cutoff);
+    v("chunk_frames", c.chunk_frames);
+  }
+};
+}  // namespace detail
 
 void NnAudioCqtConfig::validate() const {
   MUSEFM_CHECK(sample_rate > 0, "NnAudioCqtConfig.sample_rate must be positive, got ", sample_rate);
@@ -196,38 +172,10 @@ void NnAudioCqtConfig::validate() const {
                "NnAudioCqtConfig.chunk_frames must be in [16, 65536], got ", chunk_frames);
 }
 
-std::string NnAudioCqtConfig::to_json() const {
-  json j{{"sample_rate", sample_rate},
-         {"hop_length", hop_length},
-         {"fmin", fmin},
-         {"n_bins", n_bins},
-         {"bins_per_octave", bins_per_octave},
-         {"filter_scale", filter_scale},
-         {"norm", norm},
-         {"center", center},
-         {"pad_mode", pad_mode},
-         {"spectral_cutoff", spectral_cutoff},
-         {"chunk_frames", chunk_frames}};
-  return j.dump(2);
-}
+std::string NnAudioCqtConfig::to_json() const { return detail::config_to_json(*this); }
 
 NnAudioCqtConfig NnAudioCqtConfig::from_json(const std::string& text) {
-  JsonFields f(text, "NnAudioCqtConfig");
-  NnAudioCqtConfig c;
-  f.get("sample_rate", c.sample_rate);
-  f.get("hop_length", c.hop_length);
-  f.get("fmin", c.fmin);
-  f.get("n_bins", c.n_bins);
-  f.get("bins_per_octave", c.bins_per_octave);
-  f.get("filter_scale", c.filter_scale);
-  f.get("norm", c.norm);
-  f.get("center", c.center);
-  f.get("pad_mode", c.pad_mode);
-  f.get("spectral_cutoff", c.spectral_cutoff);
-  f.get("chunk_frames", c.chunk_frames);
-  f.reject_unknown();
-  c.validate();
-  return c;
+  return detail::config_from_json<NnAudioCqtConfig>(text);
 }
 
 double frame_rate(const MelConfig& c) { return double(c.sample_rate) / c.hop_length; }
@@ -241,25 +189,7 @@ double frame_rate(const NnAudioCqtConfig& c) { return double(c.sample_rate) / c.
 namespace musefm {
 
 FeatureKind parse_feature_kind(const std::string& name) {
-  if (name == "mel") return FeatureKind::Mel;
-  if (name == "mfcc") return FeatureKind::Mfcc;
-  if (name == "cqt") return FeatureKind::Cqt;
-  if (name == "chroma") return FeatureKind::Chroma;
-  MUSEFM_FAIL("unknown feature kind '", name, "' (expected mel, mfcc, cqt or chroma)");
-}
-
-std::string to_string(FeatureKind kind) {
-  switch (kind) {
-    case FeatureKind::Mel:
-      return "mel";
-    case FeatureKind::Mfcc:
-      return "mfcc";
-    case FeatureKind::Cqt:
-      return "cqt";
-    case FeatureKind::Chroma:
-      return "chroma";
-  }
-  return "mel";
+  return parse_enum<FeatureKind>(name, "feature kind");
 }
 
 }  // namespace musefm

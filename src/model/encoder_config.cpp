@@ -4,10 +4,48 @@
 #include <numeric>
 #include <sstream>
 
-#include "core/json_fields.h"
+#include "core/config_fields.h"
 #include "musefm/config.h"
 
 namespace musefm {
+
+namespace detail {
+template <>
+struct ConfigFields<EncoderConfig> {
+  static constexpr const char* name = "EncoderConfig";
+  template <typename C, typename V>
+  static void visit(C& c, V& v) {
+    v("model_type", c.model_type);
+    v("sample_rate", c.sample_rate);
+    v("conv_dim", c.conv_dim);
+    v("conv_kernel", c.conv_kernel);
+    v("conv_stride", c.conv_stride);
+    v("conv_bias", c.conv_bias);
+    v("feat_extract_norm", c.feat_extract_norm);
+    v("feat_proj_layer_norm", c.feat_proj_layer_norm);
+    v("num_conv_pos_embeddings", c.num_conv_pos_embeddings);
+    v("num_conv_pos_embedding_groups", c.num_conv_pos_embedding_groups);
+    v("hidden_size", c.hidden_size);
+    v("num_hidden_layers", c.num_hidden_layers);
+    v("num_attention_heads", c.num_attention_heads);
+    v("intermediate_size", c.intermediate_size);
+    v("layer_norm_eps", c.layer_norm_eps);
+    v("do_stable_layer_norm", c.do_stable_layer_norm);
+    v("hidden_act", c.hidden_act);
+    v("attention", c.attention);
+    v("n_mels", c.n_mels);
+    v("mel_n_fft", c.mel_n_fft);
+    v("mel_hop_length", c.mel_hop_length);
+    v("mel_mean", c.mel_mean);
+    v("mel_std", c.mel_std);
+    v("conv_subsampling_channels", c.conv_subsampling_channels);
+    v("conv_depthwise_kernel_size", c.conv_depthwise_kernel_size);
+    v("rotary_embedding_base", c.rotary_embedding_base);
+    v("hybrid_features", c.hybrid_features);
+    v("hybrid_fusion", c.hybrid_fusion);
+  }
+};
+}  // namespace detail
 
 EncoderConfig EncoderConfig::mert_v1_95m() {
   return EncoderConfig{};  // defaults = m-a-p/MERT-v1-95M config.json
@@ -121,72 +159,10 @@ void EncoderConfig::validate() const {
   }
 }
 
-std::string EncoderConfig::to_json() const {
-  nlohmann::json j{{"model_type", model_type},
-                   {"sample_rate", sample_rate},
-                   {"conv_dim", conv_dim},
-                   {"conv_kernel", conv_kernel},
-                   {"conv_stride", conv_stride},
-                   {"conv_bias", conv_bias},
-                   {"feat_extract_norm", feat_extract_norm},
-                   {"feat_proj_layer_norm", feat_proj_layer_norm},
-                   {"num_conv_pos_embeddings", num_conv_pos_embeddings},
-                   {"num_conv_pos_embedding_groups", num_conv_pos_embedding_groups},
-                   {"hidden_size", hidden_size},
-                   {"num_hidden_layers", num_hidden_layers},
-                   {"num_attention_heads", num_attention_heads},
-                   {"intermediate_size", intermediate_size},
-                   {"layer_norm_eps", layer_norm_eps},
-                   {"do_stable_layer_norm", do_stable_layer_norm},
-                   {"hidden_act", hidden_act},
-                   {"attention", attention},
-                   {"n_mels", n_mels},
-                   {"mel_n_fft", mel_n_fft},
-                   {"mel_hop_length", mel_hop_length},
-                   {"mel_mean", mel_mean},
-                   {"mel_std", mel_std},
-                   {"conv_subsampling_channels", conv_subsampling_channels},
-                   {"conv_depthwise_kernel_size", conv_depthwise_kernel_size},
-                   {"rotary_embedding_base", rotary_embedding_base},
-                   {"hybrid_features", hybrid_features},
-                   {"hybrid_fusion", hybrid_fusion}};
-  return j.dump(2);
-}
+std::string EncoderConfig::to_json() const { return detail::config_to_json(*this); }
 
 EncoderConfig EncoderConfig::from_json(const std::string& text) {
-  detail::JsonFields f(text, "EncoderConfig");
-  EncoderConfig c;
-  f.get("model_type", c.model_type);
-  f.get("sample_rate", c.sample_rate);
-  f.get("conv_dim", c.conv_dim);
-  f.get("conv_kernel", c.conv_kernel);
-  f.get("conv_stride", c.conv_stride);
-  f.get("conv_bias", c.conv_bias);
-  f.get("feat_extract_norm", c.feat_extract_norm);
-  f.get("feat_proj_layer_norm", c.feat_proj_layer_norm);
-  f.get("num_conv_pos_embeddings", c.num_conv_pos_embeddings);
-  f.get("num_conv_pos_embedding_groups", c.num_conv_pos_embedding_groups);
-  f.get("hidden_size", c.hidden_size);
-  f.get("num_hidden_layers", c.num_hidden_layers);
-  f.get("num_attention_heads", c.num_attention_heads);
-  f.get("intermediate_size", c.intermediate_size);
-  f.get("layer_norm_eps", c.layer_norm_eps);
-  f.get("do_stable_layer_norm", c.do_stable_layer_norm);
-  f.get("hidden_act", c.hidden_act);
-  f.get("attention", c.attention);
-  f.get("n_mels", c.n_mels);
-  f.get("mel_n_fft", c.mel_n_fft);
-  f.get("mel_hop_length", c.mel_hop_length);
-  f.get("mel_mean", c.mel_mean);
-  f.get("mel_std", c.mel_std);
-  f.get("conv_subsampling_channels", c.conv_subsampling_channels);
-  f.get("conv_depthwise_kernel_size", c.conv_depthwise_kernel_size);
-  f.get("rotary_embedding_base", c.rotary_embedding_base);
-  f.get("hybrid_features", c.hybrid_features);
-  f.get("hybrid_fusion", c.hybrid_fusion);
-  f.reject_unknown();
-  c.validate();
-  return c;
+  return detail::config_from_json<EncoderConfig>(text);
 }
 
 EncoderConfig EncoderConfig::load(const std::string& path) {

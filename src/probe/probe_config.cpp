@@ -1,13 +1,37 @@
 // ProbeConfig: validation and strict JSON round-trip.
 #include <cmath>
 
-#include "core/json_fields.h"
+#include "core/config_fields.h"
 #include "musefm/probe.h"
 
 namespace musefm {
 namespace {
 bool positive_finite(double v) { return std::isfinite(v) && v > 0; }
 }  // namespace
+
+namespace detail {
+template <>
+struct ConfigFields<ProbeConfig> {
+  static constexpr const char* name = "probe config";
+  template <typename C, typename V>
+  static void visit(C& c, V& v) {
+    v("probe", c.probe);
+    v("l2_grid", c.l2_grid);
+    v("lbfgs_max_iter", c.lbfgs_max_iter);
+    v("lbfgs_tol", c.lbfgs_tol);
+    v("hidden", c.hidden);
+    v("dropout", c.dropout);
+    v("lr_grid", c.lr_grid);
+    v("batch_size", c.batch_size);
+    v("max_epochs", c.max_epochs);
+    v("early_stop_patience", c.early_stop_patience);
+    v("lr_patience", c.lr_patience);
+    v("lr_factor", c.lr_factor);
+    v("seed", c.seed);
+    v("device", c.device);
+  }
+};
+}  // namespace detail
 
 void ProbeConfig::validate() const {
   const char* p = "probe config: ";
@@ -33,44 +57,10 @@ void ProbeConfig::validate() const {
                "' is not cpu, cuda or cuda:N");
 }
 
-std::string ProbeConfig::to_json() const {
-  const nlohmann::json j = {{"probe", probe},
-                            {"l2_grid", l2_grid},
-                            {"lbfgs_max_iter", lbfgs_max_iter},
-                            {"lbfgs_tol", lbfgs_tol},
-                            {"hidden", hidden},
-                            {"dropout", dropout},
-                            {"lr_grid", lr_grid},
-                            {"batch_size", batch_size},
-                            {"max_epochs", max_epochs},
-                            {"early_stop_patience", early_stop_patience},
-                            {"lr_patience", lr_patience},
-                            {"lr_factor", lr_factor},
-                            {"seed", seed},
-                            {"device", device}};
-  return j.dump();
-}
+std::string ProbeConfig::to_json() const { return detail::fields_to_json(*this).dump(); }
 
 ProbeConfig ProbeConfig::from_json(const std::string& json) {
-  detail::JsonFields f(json, "probe config");
-  ProbeConfig c;
-  f.get("probe", c.probe);
-  f.get("l2_grid", c.l2_grid);
-  f.get("lbfgs_max_iter", c.lbfgs_max_iter);
-  f.get("lbfgs_tol", c.lbfgs_tol);
-  f.get("hidden", c.hidden);
-  f.get("dropout", c.dropout);
-  f.get("lr_grid", c.lr_grid);
-  f.get("batch_size", c.batch_size);
-  f.get("max_epochs", c.max_epochs);
-  f.get("early_stop_patience", c.early_stop_patience);
-  f.get("lr_patience", c.lr_patience);
-  f.get("lr_factor", c.lr_factor);
-  f.get("seed", c.seed);
-  f.get("device", c.device);
-  f.reject_unknown();
-  c.validate();
-  return c;
+  return detail::config_from_json<ProbeConfig>(json);
 }
 
 }  // namespace musefm

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "core/json_fields.h"
+#include "core/config_fields.h"
 #include "musefm/codec.h"
 
 namespace musefm {
@@ -37,6 +37,35 @@ int64_t EncodecConfig::num_frames(int64_t num_samples) const {
   const int64_t hop = hop_length();
   return (num_samples + hop - 1) / hop;
 }
+
+namespace detail {
+template <>
+struct ConfigFields<EncodecConfig> {
+  static constexpr const char* name = "EncodecConfig";
+  template <typename C, typename V>
+  static void visit(C& c, V& v) {
+    v("model_type", c.model_type);
+    v("sample_rate", c.sample_rate);
+    v("channels", c.channels);
+    v("n_filters", c.n_filters);
+    v("ratios", c.ratios);
+    v("dimension", c.dimension);
+    v("n_residual_layers", c.n_residual_layers);
+    v("lstm_layers", c.lstm_layers);
+    v("kernel_size", c.kernel_size);
+    v("last_kernel_size", c.last_kernel_size);
+    v("residual_kernel_size", c.residual_kernel_size);
+    v("dilation_base", c.dilation_base);
+    v("compress", c.compress);
+    v("causal", c.causal);
+    v("pad_mode", c.pad_mode);
+    v("true_skip", c.true_skip);
+    v("n_q", c.n_q);
+    v("bins", c.bins);
+    v("target_bandwidths", c.target_bandwidths);
+  }
+};
+}  // namespace detail
 
 void EncodecConfig::validate() const {
   const char* w = "EncodecConfig";
@@ -69,54 +98,10 @@ void EncodecConfig::validate() const {
     MUSEFM_CHECK(std::isfinite(bw) && bw > 0, w, ".target_bandwidths must be positive, got ", bw);
 }
 
-std::string EncodecConfig::to_json() const {
-  nlohmann::json j{{"model_type", model_type},
-                   {"sample_rate", sample_rate},
-                   {"channels", channels},
-                   {"n_filters", n_filters},
-                   {"ratios", ratios},
-                   {"dimension", dimension},
-                   {"n_residual_layers", n_residual_layers},
-                   {"lstm_layers", lstm_layers},
-                   {"kernel_size", kernel_size},
-                   {"last_kernel_size", last_kernel_size},
-                   {"residual_kernel_size", residual_kernel_size},
-                   {"dilation_base", dilation_base},
-                   {"compress", compress},
-                   {"causal", causal},
-                   {"pad_mode", pad_mode},
-                   {"true_skip", true_skip},
-                   {"n_q", n_q},
-                   {"bins", bins},
-                   {"target_bandwidths", target_bandwidths}};
-  return j.dump(2);
-}
+std::string EncodecConfig::to_json() const { return detail::config_to_json(*this); }
 
 EncodecConfig EncodecConfig::from_json(const std::string& text) {
-  detail::JsonFields f(text, "EncodecConfig");
-  EncodecConfig c;
-  f.get("model_type", c.model_type);
-  f.get("sample_rate", c.sample_rate);
-  f.get("channels", c.channels);
-  f.get("n_filters", c.n_filters);
-  f.get("ratios", c.ratios);
-  f.get("dimension", c.dimension);
-  f.get("n_residual_layers", c.n_residual_layers);
-  f.get("lstm_layers", c.lstm_layers);
-  f.get("kernel_size", c.kernel_size);
-  f.get("last_kernel_size", c.last_kernel_size);
-  f.get("residual_kernel_size", c.residual_kernel_size);
-  f.get("dilation_base", c.dilation_base);
-  f.get("compress", c.compress);
-  f.get("causal", c.causal);
-  f.get("pad_mode", c.pad_mode);
-  f.get("true_skip", c.true_skip);
-  f.get("n_q", c.n_q);
-  f.get("bins", c.bins);
-  f.get("target_bandwidths", c.target_bandwidths);
-  f.reject_unknown();
-  c.validate();
-  return c;
+  return detail::config_from_json<EncodecConfig>(text);
 }
 
 EncodecConfig EncodecConfig::load(const std::string& path) {

@@ -9,11 +9,30 @@
 #include <cmath>
 #include <limits>
 
-#include "core/json_fields.h"
+#include "core/config_fields.h"
 #include "musefm/safetensors.h"
 #include "musefm/teachers.h"
 
 namespace musefm {
+
+namespace detail {
+template <>
+struct ConfigFields<KMeansConfig> {
+  static constexpr const char* name = "KMeansConfig";
+  template <typename C, typename V>
+  static void visit(C& c, V& v) {
+    v("k", c.k);
+    v("batch_size", c.batch_size);
+    v("max_epochs", c.max_epochs);
+    v("max_no_improvement", c.max_no_improvement);
+    v("refine_iterations", c.refine_iterations);
+    v("refine_tol", c.refine_tol);
+    v("init_size", c.init_size);
+    v("n_init", c.n_init);
+    v("seed", c.seed);
+  }
+};
+}  // namespace detail
 
 void KMeansConfig::validate() const {
   const char* w = "KMeansConfig";
@@ -30,34 +49,10 @@ void KMeansConfig::validate() const {
   MUSEFM_CHECK(n_init >= 1 && n_init <= 1000, w, ".n_init must be in [1, 1000], got ", n_init);
 }
 
-std::string KMeansConfig::to_json() const {
-  nlohmann::json j{{"k", k},
-                   {"batch_size", batch_size},
-                   {"max_epochs", max_epochs},
-                   {"max_no_improvement", max_no_improvement},
-                   {"refine_iterations", refine_iterations},
-                   {"refine_tol", refine_tol},
-                   {"init_size", init_size},
-                   {"n_init", n_init},
-                   {"seed", seed}};
-  return j.dump(2);
-}
+std::string KMeansConfig::to_json() const { return detail::config_to_json(*this); }
 
 KMeansConfig KMeansConfig::from_json(const std::string& text) {
-  detail::JsonFields f(text, "KMeansConfig");
-  KMeansConfig c;
-  f.get("k", c.k);
-  f.get("batch_size", c.batch_size);
-  f.get("max_epochs", c.max_epochs);
-  f.get("max_no_improvement", c.max_no_improvement);
-  f.get("refine_iterations", c.refine_iterations);
-  f.get("refine_tol", c.refine_tol);
-  f.get("init_size", c.init_size);
-  f.get("n_init", c.n_init);
-  f.get("seed", c.seed);
-  f.reject_unknown();
-  c.validate();
-  return c;
+  return detail::config_from_json<KMeansConfig>(text);
 }
 
 namespace {

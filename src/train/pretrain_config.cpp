@@ -5,165 +5,107 @@
 #include <fstream>
 #include <sstream>
 
-#include "core/json_fields.h"
+#include "core/config_fields.h"
+#include "musefm/overrides.h"
 #include "musefm/train.h"
 
 namespace musefm {
+namespace detail {
+template <>
+struct ConfigFields<PretrainDataConfig> {
+  static constexpr const char* name = "pretrain config: data";
+  template <typename C, typename V>
+  static void visit(C& c, V& v) {
+    v("manifest_dir", c.manifest_dir);
+    v("labels_dir", c.labels_dir);
+    v("train_split", c.train_split);
+    v("valid_split", c.valid_split);
+    v("labels", c.labels);
+    v("label_rate", c.label_rate);
+    v("label_tolerance_s", c.label_tolerance_s);
+    v("max_sample_size", c.max_sample_size);
+    v("min_sample_size", c.min_sample_size);
+    v("max_tokens", c.max_tokens);
+    v("max_batch_items", c.max_batch_items);
+    v("mixup_prob", c.mixup_prob);
+    v("mixup_max_segments", c.mixup_max_segments);
+    v("mixup_min_length", c.mixup_min_length);
+    v("mixup_max_length", c.mixup_max_length);
+    v("mixup_volume", c.mixup_volume);
+    v("loader_threads", c.loader_threads);
+    v("prefetch", c.prefetch);
+    v("audio_cache_mb", c.audio_cache_mb);
+  }
+};
+template <>
+struct ConfigFields<PretrainObjectiveConfig> {
+  static constexpr const char* name = "pretrain config: objective";
+  template <typename C, typename V>
+  static void visit(C& c, V& v) {
+    v("prediction", c.prediction);
+    v("final_dim", c.final_dim);
+    v("logit_temp", c.logit_temp);
+    v("cqt_weight", c.cqt_weight);
+    v("cqt_target", c.cqt_target);
+    v("cqt_frames", c.cqt_frames);
+    v("feature_pen_weight", c.feature_pen_weight);
+    v("masking", c.masking);
+    v("mask_prob", c.mask_prob);
+    v("mask_length", c.mask_length);
+    v("min_masks", c.min_masks);
+    v("noise_chunk_s", c.noise_chunk_s);
+    v("noise_prob", c.noise_prob);
+    v("noise_std", c.noise_std);
+    v("feature_grad_mult", c.feature_grad_mult);
+    v("dropout", c.dropout);
+    v("attention_dropout", c.attention_dropout);
+    v("activation_dropout", c.activation_dropout);
+    v("dropout_input", c.dropout_input);
+    v("layerdrop", c.layerdrop);
+  }
+};
+template <>
+struct ConfigFields<PretrainOptimConfig> {
+  static constexpr const char* name = "pretrain config: optim";
+  template <typename C, typename V>
+  static void visit(C& c, V& v) {
+    v("lr", c.lr);
+    v("beta1", c.beta1);
+    v("beta2", c.beta2);
+    v("eps", c.eps);
+    v("weight_decay", c.weight_decay);
+    v("schedule", c.schedule);
+    v("warmup_steps", c.warmup_steps);
+    v("max_steps", c.max_steps);
+    v("end_lr", c.end_lr);
+    v("power", c.power);
+    v("clip_norm", c.clip_norm);
+    v("accumulate", c.accumulate);
+    v("max_skipped_steps", c.max_skipped_steps);
+  }
+};
+template <>
+struct ConfigFields<PretrainRunConfig> {
+  static constexpr const char* name = "pretrain config: run";
+  template <typename C, typename V>
+  static void visit(C& c, V& v) {
+    v("seed", c.seed);
+    v("checkpoint_every", c.checkpoint_every);
+    v("keep_last", c.keep_last);
+    v("valid_every", c.valid_every);
+    v("valid_batches", c.valid_batches);
+    v("device", c.device);
+    v("precision", c.precision);
+    v("bucket_mb", c.bucket_mb);
+    v("gradient_backend", c.gradient_backend);
+    v("max_seconds", c.max_seconds);
+  }
+};
+}  // namespace detail
+
 namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
-
-json data_json(const PretrainDataConfig& d) {
-  return {{"manifest_dir", d.manifest_dir},
-          {"labels_dir", d.labels_dir},
-          {"train_split", d.train_split},
-          {"valid_split", d.valid_split},
-          {"labels", d.labels},
-          {"label_rate", d.label_rate},
-          {"label_tolerance_s", d.label_tolerance_s},
-          {"max_sample_size", d.max_sample_size},
-          {"min_sample_size", d.min_sample_size},
-          {"max_tokens", d.max_tokens},
-          {"max_batch_items", d.max_batch_items},
-          {"mixup_prob", d.mixup_prob},
-          {"mixup_max_segments", d.mixup_max_segments},
-          {"mixup_min_length", d.mixup_min_length},
-          {"mixup_max_length", d.mixup_max_length},
-          {"mixup_volume", d.mixup_volume},
-          {"loader_threads", d.loader_threads},
-          {"prefetch", d.prefetch},
-          {"audio_cache_mb", d.audio_cache_mb}};
-}
-
-void read_data(detail::JsonFields f, PretrainDataConfig& d) {
-  f.get("manifest_dir", d.manifest_dir);
-  f.get("labels_dir", d.labels_dir);
-  f.get("train_split", d.train_split);
-  f.get("valid_split", d.valid_split);
-  f.get("labels", d.labels);
-  f.get("label_rate", d.label_rate);
-  f.get("label_tolerance_s", d.label_tolerance_s);
-  f.get("max_sample_size", d.max_sample_size);
-  f.get("min_sample_size", d.min_sample_size);
-  f.get("max_tokens", d.max_tokens);
-  f.get("max_batch_items", d.max_batch_items);
-  f.get("mixup_prob", d.mixup_prob);
-  f.get("mixup_max_segments", d.mixup_max_segments);
-  f.get("mixup_min_length", d.mixup_min_length);
-  f.get("mixup_max_length", d.mixup_max_length);
-  f.get("mixup_volume", d.mixup_volume);
-  f.get("loader_threads", d.loader_threads);
-  f.get("prefetch", d.prefetch);
-  f.get("audio_cache_mb", d.audio_cache_mb);
-  f.reject_unknown();
-}
-
-json objective_json(const PretrainObjectiveConfig& o) {
-  return {{"prediction", o.prediction},
-          {"final_dim", o.final_dim},
-          {"logit_temp", o.logit_temp},
-          {"cqt_weight", o.cqt_weight},
-          {"cqt_target", o.cqt_target},
-          {"cqt_frames", o.cqt_frames},
-          {"feature_pen_weight", o.feature_pen_weight},
-          {"masking", o.masking},
-          {"mask_prob", o.mask_prob},
-          {"mask_length", o.mask_length},
-          {"min_masks", o.min_masks},
-          {"noise_chunk_s", o.noise_chunk_s},
-          {"noise_prob", o.noise_prob},
-          {"noise_std", o.noise_std},
-          {"feature_grad_mult", o.feature_grad_mult},
-          {"dropout", o.dropout},
-          {"attention_dropout", o.attention_dropout},
-          {"activation_dropout", o.activation_dropout},
-          {"dropout_input", o.dropout_input},
-          {"layerdrop", o.layerdrop}};
-}
-
-void read_objective(detail::JsonFields f, PretrainObjectiveConfig& o) {
-  f.get("prediction", o.prediction);
-  f.get("final_dim", o.final_dim);
-  f.get("logit_temp", o.logit_temp);
-  f.get("cqt_weight", o.cqt_weight);
-  f.get("cqt_target", o.cqt_target);
-  f.get("cqt_frames", o.cqt_frames);
-  f.get("feature_pen_weight", o.feature_pen_weight);
-  f.get("masking", o.masking);
-  f.get("mask_prob", o.mask_prob);
-  f.get("mask_length", o.mask_length);
-  f.get("min_masks", o.min_masks);
-  f.get("noise_chunk_s", o.noise_chunk_s);
-  f.get("noise_prob", o.noise_prob);
-  f.get("noise_std", o.noise_std);
-  f.get("feature_grad_mult", o.feature_grad_mult);
-  f.get("dropout", o.dropout);
-  f.get("attention_dropout", o.attention_dropout);
-  f.get("activation_dropout", o.activation_dropout);
-  f.get("dropout_input", o.dropout_input);
-  f.get("layerdrop", o.layerdrop);
-  f.reject_unknown();
-}
-
-json optim_json(const PretrainOptimConfig& o) {
-  return {{"lr", o.lr},
-          {"beta1", o.beta1},
-          {"beta2", o.beta2},
-          {"eps", o.eps},
-          {"weight_decay", o.weight_decay},
-          {"schedule", o.schedule},
-          {"warmup_steps", o.warmup_steps},
-          {"max_steps", o.max_steps},
-          {"end_lr", o.end_lr},
-          {"power", o.power},
-          {"clip_norm", o.clip_norm},
-          {"accumulate", o.accumulate},
-          {"max_skipped_steps", o.max_skipped_steps}};
-}
-
-void read_optim(detail::JsonFields f, PretrainOptimConfig& o) {
-  f.get("lr", o.lr);
-  f.get("beta1", o.beta1);
-  f.get("beta2", o.beta2);
-  f.get("eps", o.eps);
-  f.get("weight_decay", o.weight_decay);
-  f.get("schedule", o.schedule);
-  f.get("warmup_steps", o.warmup_steps);
-  f.get("max_steps", o.max_steps);
-  f.get("end_lr", o.end_lr);
-  f.get("power", o.power);
-  f.get("clip_norm", o.clip_norm);
-  f.get("accumulate", o.accumulate);
-  f.get("max_skipped_steps", o.max_skipped_steps);
-  f.reject_unknown();
-}
-
-json run_json(const PretrainRunConfig& r) {
-  return {{"seed", r.seed},
-          {"checkpoint_every", r.checkpoint_every},
-          {"keep_last", r.keep_last},
-          {"valid_every", r.valid_every},
-          {"valid_batches", r.valid_batches},
-          {"device", r.device},
-          {"precision", r.precision},
-          {"bucket_mb", r.bucket_mb},
-          {"gradient_backend", r.gradient_backend},
-          {"max_seconds", r.max_seconds}};
-}
-
-void read_run(detail::JsonFields f, PretrainRunConfig& r) {
-  f.get("seed", r.seed);
-  f.get("checkpoint_every", r.checkpoint_every);
-  f.get("keep_last", r.keep_last);
-  f.get("valid_every", r.valid_every);
-  f.get("valid_batches", r.valid_batches);
-  f.get("device", r.device);
-  f.get("precision", r.precision);
-  f.get("bucket_mb", r.bucket_mb);
-  f.get("gradient_backend", r.gradient_backend);
-  f.get("max_seconds", r.max_seconds);
-  f.reject_unknown();
-}
 
 std::string read_text(const std::string& path, const std::string& what) {
   std::ifstream in(path);
@@ -171,6 +113,12 @@ std::string read_text(const std::string& path, const std::string& what) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+template <typename Section>
+void read_section(const json& v, Section& out) {
+  detail::JsonFields f(v, detail::ConfigFields<Section>::name);
+  detail::JsonReader::read_into(f, out);
 }
 
 bool finite_in(double v, double lo, double hi) { return std::isfinite(v) && v >= lo && v <= hi; }
@@ -286,10 +234,10 @@ void PretrainConfig::validate() const {
 
 std::string PretrainConfig::to_json() const {
   json j{{"model", json::parse(model.to_json())},
-         {"data", data_json(data)},
-         {"objective", objective_json(objective)},
-         {"optim", optim_json(optim)},
-         {"run", run_json(run)}};
+         {"data", detail::fields_to_json(data)},
+         {"objective", detail::fields_to_json(objective)},
+         {"optim", detail::fields_to_json(optim)},
+         {"run", detail::fields_to_json(run)}};
   return j.dump(2);
 }
 
@@ -323,13 +271,13 @@ PretrainConfig PretrainConfig::from_json(const std::string& text, const std::str
         }
       }
     } else if (key == "data") {
-      read_data(detail::JsonFields(v, "pretrain config: data"), c.data);
+      read_section(v, c.data);
     } else if (key == "objective") {
-      read_objective(detail::JsonFields(v, "pretrain config: objective"), c.objective);
+      read_section(v, c.objective);
     } else if (key == "optim") {
-      read_optim(detail::JsonFields(v, "pretrain config: optim"), c.optim);
+      read_section(v, c.optim);
     } else if (key == "run") {
-      read_run(detail::JsonFields(v, "pretrain config: run"), c.run);
+      read_section(v, c.run);
     } else if (key != "description") {
       MUSEFM_FAIL("pretrain config: unknown key '", key,
                   "' (known keys: description, model, data, objective, optim, run)");
@@ -354,27 +302,15 @@ PretrainConfig PretrainConfig::load(const std::string& path,
     const size_t eq = o.find('='), dot = o.find('.');
     MUSEFM_CHECK(eq != std::string::npos && dot != std::string::npos && dot < eq, "--set '", o,
                  "': expected section.key=value (e.g. optim.lr=1e-3)");
-    const std::string section = o.substr(0, dot), key = o.substr(dot + 1, eq - dot - 1),
-                      value = o.substr(eq + 1);
-    MUSEFM_CHECK(section == "data" || section == "objective" || section == "optim" ||
-                     section == "run" || section == "model",
-                 "--set '", o, "': unknown section '", section,
-                 "' (data, objective, optim, run, model)");
-    json parsed;
-    try {
-      parsed = json::parse(value);
-    } catch (const json::exception&) {
-      parsed = value;  // a bare string such as run.device=cuda
-    }
-    json& sec = j[section];
-    if (section == "model" && sec.is_string()) {
-      fs::path mp = sec.get<std::string>();
+    json& model = j["model"];
+    if (o.compare(0, dot, "model") == 0 && model.is_string()) {  // a path: inline it first
+      fs::path mp = model.get<std::string>();
       if (mp.is_relative()) mp = fs::path(base) / mp;
-      sec = json::parse(EncoderConfig::load(mp.string()).to_json());
+      model = json::parse(EncoderConfig::load(mp.string()).to_json());
     }
-    if (sec.is_null()) sec = json::object();
-    sec[key] = parsed;
+    if (model.is_null()) j.erase("model");
   }
+  j = json::parse(apply_overrides(j.dump(), overrides));
   try {
     return from_json(j.dump(), base);
   } catch (const Error& e) {
