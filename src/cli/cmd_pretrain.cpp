@@ -44,13 +44,13 @@ std::string fmt_map(const std::map<std::string, double>& m, int precision) {
 }
 
 void run_pretrain(const PretrainOptions& o) {
-  std::vector<std::string> set = o.set;
-  if (!o.data.empty()) set.push_back("data.manifest_dir=\"" + o.data + "\"");
-  if (!o.labels.empty()) set.push_back("data.labels_dir=\"" + o.labels + "\"");
-  if (o.max_steps > 0) set.push_back("optim.max_steps=" + std::to_string(o.max_steps));
-  if (o.max_seconds > 0) set.push_back("run.max_seconds=" + std::to_string(o.max_seconds));
-  if (!o.device.empty()) set.push_back("run.device=\"" + o.device + "\"");
-  PretrainConfig config = PretrainConfig::load(o.recipe, set);
+  PretrainConfig config = PretrainConfig::load(o.recipe, o.set);
+  if (!o.data.empty()) config.data.manifest_dir = o.data;
+  if (!o.labels.empty()) config.data.labels_dir = o.labels;
+  if (o.max_steps > 0) config.optim.max_steps = o.max_steps;
+  if (o.max_seconds > 0) config.run.max_seconds = o.max_seconds;
+  if (!o.device.empty()) config.run.device = o.device;
+  config.validate();
   if (o.threads > 0) at::set_num_threads(o.threads);
   auto group = Collective::from_env();
   if (o.overwrite && group->rank() == 0) {
