@@ -38,7 +38,7 @@ TEST(CliExtract, StreamedLongFileEqualsInMemoryExtraction) {
   ExtractConfig c;
   c.window_s = 0.5;
   c.hop_s = 0.4;
-  c.pool = "none";
+  c.pool = musefm::Pool::None;
   c.layers = "0,2";
   const at::Tensor expect = in_memory(wav, c);
   const at::Tensor got = test::load_npy(out + "/real_24k.npy");
@@ -55,7 +55,7 @@ TEST(CliExtract, StreamedLongFileEqualsInMemoryExtraction) {
   ASSERT_EQ(run("extract " + wav + " --model " + kTiny + " --out-dir " + out +
                 " --window 0.5 --hop 0.4 --overwrite --layers weighted --layer-weights 1,0,1"),
             0);
-  c.pool = "mean";
+  c.pool = musefm::Pool::Mean;
   c.layers = "weighted";
   c.layer_weights = {1, 0, 1};
   EXPECT_LE(test::max_rel_error(test::load_npy(out + "/real_24k.npy"), in_memory(wav, c)), 1e-5);

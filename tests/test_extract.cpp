@@ -47,7 +47,7 @@ Encoder context_free_mert() {
 
 ExtractConfig frames_cfg(double window_s, double hop_s, int batch = 1) {
   ExtractConfig c;
-  c.pool = "none";
+  c.pool = Pool::None;
   c.window_s = window_s;
   c.hop_s = hop_s;
   c.batch = batch;
@@ -171,7 +171,7 @@ TEST(Extractor, BatchesOfWindowsAndInputsEqualOneByOne) {
   const Encoder enc = tiny_mert();
   const at::Tensor wav = one_second();
   const std::vector<at::Tensor> inputs{wav, wav.narrow(0, 3000, 9000), wav.narrow(0, 100, 4000)};
-  for (const char* pool : {"none", "mean"}) {
+  for (const Pool pool : {Pool::None, Pool::Mean}) {
     ExtractConfig one = frames_cfg(0.25, 0.2, 1), many = frames_cfg(0.25, 0.2, 5);
     one.pool = many.pool = pool;
     const Extractor a(enc, one), b(enc, many);

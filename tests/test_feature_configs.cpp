@@ -24,11 +24,11 @@ TEST(FeatureConfigs, JsonRoundTripKeepsEveryField) {
   m.top_db = 80;
   EXPECT_EQ(MelConfig::from_json(m.to_json()).to_json(), m.to_json());
   KaldiMfccConfig k = KaldiMfccConfig::hubert(24000);
-  k.window = "hamming";
+  k.window = musefm::KaldiWindow::Hamming;
   k.delta_order = 1;
   EXPECT_EQ(KaldiMfccConfig::from_json(k.to_json()).to_json(), k.to_json());
   NnAudioCqtConfig c = NnAudioCqtConfig::mert();
-  c.pad_mode = "reflect";
+  c.pad_mode = musefm::PadMode::Reflect;
   c.chunk_frames = 512;
   EXPECT_EQ(NnAudioCqtConfig::from_json(c.to_json()).to_json(), c.to_json());
 }

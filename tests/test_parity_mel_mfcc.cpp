@@ -30,7 +30,7 @@ TEST(ParityMel, SlaneyScaleNormAmplitudeMatchesTorchaudio) {
   c.f_min = 30;
   c.f_max = 8000;
   c.power = 1.0;
-  c.pad_mode = "constant";
+  c.pad_mode = musefm::PadMode::Constant;
   c.norm = MelNorm::Slaney;
   c.mel_scale = MelScale::Slaney;
   c.to_db = false;
@@ -70,7 +70,7 @@ TEST(ParityMfcc, NoSnipEdgesHammingEnergyMatchesTorchaudioKaldi) {
   const at::Tensor ref = test::load_npy(test::fixture("mfcc_nosnip_24k.npy"));
   KaldiMfccConfig c = KaldiMfccConfig::hubert(sr);
   c.snip_edges = false;
-  c.window = "hamming";
+  c.window = musefm::KaldiWindow::Hamming;
   c.use_energy = true;
   const at::Tensor out = KaldiMfcc(c)(x);
   ASSERT_EQ(out.sizes(), ref.sizes());

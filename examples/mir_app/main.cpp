@@ -35,7 +35,7 @@ int neighbours(const std::string& model, const std::string& query,
                const std::vector<std::string>& files) {
   musefm::ExtractConfig config;
   config.layers = "-1";  // last layer; "all" and "weighted" are the other choices
-  config.pool = "mean";
+  config.pool = musefm::Pool::Mean;
   const bool shipped = model == "default";
   if (shipped) std::printf("model: %s\n", musefm::default_model_dir().c_str());
   const musefm::Extractor ex(

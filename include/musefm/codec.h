@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "musefm/error.h"
+#include "musefm/features.h"
 
 namespace musefm {
 
@@ -57,19 +58,19 @@ struct EncodecConfig {
   /// Decoder-order up-sampling ratios; the encoder downsamples by them in reverse (2, 4, 5,
   /// 8): hop 320 samples = 75 Hz frames at 24 kHz.
   std::vector<int> ratios{8, 5, 4, 2};
-  int dimension = 128;               ///< encoder output = codebook dimension
-  int n_residual_layers = 1;         ///< residual blocks per stage
-  int lstm_layers = 2;               ///< LSTM layers (with skip) before the last conv; 0 = none
-  int kernel_size = 7;               ///< first conv's kernel
-  int last_kernel_size = 7;          ///< last conv's kernel
-  int residual_kernel_size = 3;      ///< residual blocks' first conv kernel
-  int dilation_base = 2;             ///< block j of a stage is dilated dilation_base^j
-  int compress = 2;                  ///< residual blocks' hidden width = dim / compress
-  bool causal = true;                ///< causal padding (all on the left) vs centred
-  std::string pad_mode = "reflect";  ///< "reflect" or "constant" (zeros)
-  bool true_skip = false;            ///< identity shortcut instead of a 1x1 conv
-  int n_q = 32;                      ///< codebooks in the checkpoint
-  int bins = 1024;                   ///< codes per codebook (a power of 2: log2 = bits)
+  int dimension = 128;                  ///< encoder output = codebook dimension
+  int n_residual_layers = 1;            ///< residual blocks per stage
+  int lstm_layers = 2;                  ///< LSTM layers (with skip) before the last conv; 0 = none
+  int kernel_size = 7;                  ///< first conv's kernel
+  int last_kernel_size = 7;             ///< last conv's kernel
+  int residual_kernel_size = 3;         ///< residual blocks' first conv kernel
+  int dilation_base = 2;                ///< block j of a stage is dilated dilation_base^j
+  int compress = 2;                     ///< residual blocks' hidden width = dim / compress
+  bool causal = true;                   ///< causal padding (all on the left) vs centred
+  PadMode pad_mode = PadMode::Reflect;  ///< reflect or constant (zeros)
+  bool true_skip = false;               ///< identity shortcut instead of a 1x1 conv
+  int n_q = 32;                         ///< codebooks in the checkpoint
+  int bins = 1024;                      ///< codes per codebook (a power of 2: log2 = bits)
   /// Bandwidths (kbps) the model was trained for (informative; codes() accepts any > 0).
   std::vector<double> target_bandwidths{1.5, 3.0, 6.0, 12.0, 24.0};
 

@@ -9,6 +9,7 @@
 //     // throws musefm::Error: ExtractConfig.pool must be mean or none, got "max"
 #pragma once
 
+#include <ostream>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -35,6 +36,12 @@ std::string to_string(E value) {
   for (const auto& [v, name] : EnumNames<E>::table)
     if (v == value) return name;
   return "?";
+}
+
+/// Streams the name (so test failures and log lines print "mean", not a number).
+template <typename E, typename = std::enable_if_t<is_named_enum_v<E>>>
+std::ostream& operator<<(std::ostream& os, E value) {
+  return os << to_string(value);
 }
 
 /// Every name of E, in declaration order.

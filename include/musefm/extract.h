@@ -39,8 +39,13 @@
 #include <vector>
 
 #include "musefm/encoder.h"
+#include "musefm/enum_names.h"
 
 namespace musefm {
+
+/// How frames become an output: averaged over time, or every frame kept.
+enum class Pool { Mean, None };
+MUSEFM_ENUM_NAMES(Pool, {Pool::Mean, "mean"}, {Pool::None, "none"});
 
 struct ExtractConfig {
   /// "all" (every hidden state), indices such as "0,6,-1" (negative = from the end), or
@@ -48,10 +53,10 @@ struct ExtractConfig {
   std::string layers = "all";
   /// With "weighted": one weight per hidden state (normalised to sum 1); empty = uniform.
   std::vector<double> layer_weights;
-  std::string pool = "mean";  ///< "mean" (average over time) or "none" (every frame)
-  double window_s = 30.0;     ///< seconds per forward pass; 0 = the whole input at once
-  double hop_s = 0.0;         ///< seconds between window starts; 0 = window_s (minimal overlap)
-  int batch = 1;              ///< windows per forward pass
+  Pool pool = Pool::Mean;  ///< mean (average over time) or none (every frame)
+  double window_s = 30.0;  ///< seconds per forward pass; 0 = the whole input at once
+  double hop_s = 0.0;      ///< seconds between window starts; 0 = window_s (minimal overlap)
+  int batch = 1;           ///< windows per forward pass
 
   void validate() const;
   std::string to_json() const;

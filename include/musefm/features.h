@@ -44,21 +44,29 @@ MUSEFM_ENUM_NAMES(MelScale, {MelScale::Htk, "htk"}, {MelScale::Slaney, "slaney"}
 /// Filter normalisation: none, or Slaney's area normalisation (librosa's default).
 enum class MelNorm { None, Slaney };
 MUSEFM_ENUM_NAMES(MelNorm, {MelNorm::None, "none"}, {MelNorm::Slaney, "slaney"});
+/// How a signal is padded at its edges: mirrored (without the edge sample) or with zeros.
+enum class PadMode { Reflect, Constant };
+MUSEFM_ENUM_NAMES(PadMode, {PadMode::Reflect, "reflect"}, {PadMode::Constant, "constant"});
+/// Analysis windows of the Kaldi MFCC front-end.
+enum class KaldiWindow { Povey, Hann, Hamming, Rectangular, Blackman };
+MUSEFM_ENUM_NAMES(KaldiWindow, {KaldiWindow::Povey, "povey"}, {KaldiWindow::Hann, "hann"},
+                  {KaldiWindow::Hamming, "hamming"}, {KaldiWindow::Rectangular, "rectangular"},
+                  {KaldiWindow::Blackman, "blackman"});
 
 /// Generic (log-)mel spectrogram; defaults are torchaudio's MelSpectrogram at 24 kHz.
 struct MelConfig {
-  int sample_rate = 24000;             ///< Hz
-  int n_fft = 2048;                    ///< FFT size (samples)
-  int win_length = 0;                  ///< periodic Hann window length; 0 = n_fft
-  int hop_length = 240;                ///< samples between frames
-  double f_min = 0.0;                  ///< Hz
-  double f_max = 0.0;                  ///< Hz; 0 = sample_rate / 2
-  int n_mels = 128;                    ///< mel bands
-  double power = 2.0;                  ///< exponent of the magnitude (1 = amplitude, 2 = power)
-  bool center = true;                  ///< pad n_fft/2 on both sides (frames = 1 + L / hop)
-  std::string pad_mode = "reflect";    ///< "reflect" or "constant" (only with center)
-  MelScale mel_scale = MelScale::Htk;  ///< torchaudio default HTK; librosa default Slaney
-  MelNorm norm = MelNorm::None;        ///< torchaudio default none; librosa default Slaney
+  int sample_rate = 24000;              ///< Hz
+  int n_fft = 2048;                     ///< FFT size (samples)
+  int win_length = 0;                   ///< periodic Hann window length; 0 = n_fft
+  int hop_length = 240;                 ///< samples between frames
+  double f_min = 0.0;                   ///< Hz
+  double f_max = 0.0;                   ///< Hz; 0 = sample_rate / 2
+  int n_mels = 128;                     ///< mel bands
+  double power = 2.0;                   ///< exponent of the magnitude (1 = amplitude, 2 = power)
+  bool center = true;                   ///< pad n_fft/2 on both sides (frames = 1 + L / hop)
+  PadMode pad_mode = PadMode::Reflect;  ///< reflect or constant (only with center)
+  MelScale mel_scale = MelScale::Htk;   ///< torchaudio default HTK; librosa default Slaney
+  MelNorm norm = MelNorm::None;         ///< torchaudio default none; librosa default Slaney
   bool to_db = true;    ///< AmplitudeToDB: 10 (power) or 20 (amplitude) * log10(max(x, amin))
   double amin = 1e-10;  ///< floor before the log
   double top_db = 0.0;  ///< clamp to max - top_db per spectrogram; 0 = off (torchaudio default)
@@ -90,23 +98,23 @@ class MelSpectrogram {
 
 /// Kaldi-compatible MFCC (torchaudio.compliance.kaldi.mfcc defaults) plus deltas.
 struct KaldiMfccConfig {
-  int sample_rate = 16000;            ///< Hz (HuBERT: 16 kHz; MERT-style music: 24 kHz)
-  double frame_length_ms = 25.0;      ///< window length
-  double frame_shift_ms = 10.0;       ///< hop
-  int num_mel_bins = 23;              ///< Kaldi default
-  int num_ceps = 13;                  ///< cepstra kept
-  double preemphasis = 0.97;          ///< pre-emphasis coefficient
-  double cepstral_lifter = 22.0;      ///< lifter Q (0 = off)
-  double low_freq = 20.0;             ///< Hz
-  double high_freq = 0.0;             ///< Hz; <= 0 means Nyquist + high_freq
-  bool remove_dc_offset = true;       ///< subtract each frame's mean
-  bool round_to_power_of_two = true;  ///< FFT size = next power of two of the window
-  bool snip_edges = true;             ///< frames fully inside the signal only
-  std::string window = "povey";       ///< povey | hann | hamming | rectangular
-  bool use_energy = false;            ///< replace C0 by log energy (HuBERT: false)
-  double energy_floor = 1.0;          ///< floor of the log energy (only with use_energy)
-  int delta_order = 2;                ///< append deltas up to this order (HuBERT: 2 -> 39 dims)
-  int delta_window = 5;               ///< compute_deltas win_length
+  int sample_rate = 16000;                  ///< Hz (HuBERT: 16 kHz; MERT-style music: 24 kHz)
+  double frame_length_ms = 25.0;            ///< window length
+  double frame_shift_ms = 10.0;             ///< hop
+  int num_mel_bins = 23;                    ///< Kaldi default
+  int num_ceps = 13;                        ///< cepstra kept
+  double preemphasis = 0.97;                ///< pre-emphasis coefficient
+  double cepstral_lifter = 22.0;            ///< lifter Q (0 = off)
+  double low_freq = 20.0;                   ///< Hz
+  double high_freq = 0.0;                   ///< Hz; <= 0 means Nyquist + high_freq
+  bool remove_dc_offset = true;             ///< subtract each frame's mean
+  bool round_to_power_of_two = true;        ///< FFT size = next power of two of the window
+  bool snip_edges = true;                   ///< frames fully inside the signal only
+  KaldiWindow window = KaldiWindow::Povey;  ///< povey, hann, hamming, rectangular, blackman
+  bool use_energy = false;                  ///< replace C0 by log energy (HuBERT: false)
+  double energy_floor = 1.0;                ///< floor of the log energy (only with use_energy)
+  int delta_order = 2;   ///< append deltas up to this order (HuBERT: 2 -> 39 dims)
+  int delta_window = 5;  ///< compute_deltas win_length
 
   /// HuBERT iteration-1 teacher features (fairseq dump_mfcc_feature.py) at `sample_rate`.
   static KaldiMfccConfig hubert(int sample_rate = 16000);
@@ -133,15 +141,15 @@ class KaldiMfcc {
 
 /// nnAudio CQT1992v2. Defaults are MERT's CQT target (mert_model.py, `model_cqt_pred`).
 struct NnAudioCqtConfig {
-  int sample_rate = 24000;            ///< Hz
-  int hop_length = 320;               ///< MERT: sr // label_rate (75 Hz)
-  double fmin = 32.7;                 ///< Hz (MERT passes 32.7)
-  int n_bins = 336;                   ///< 7 octaves
-  int bins_per_octave = 48;           ///< 336 // 7
-  double filter_scale = 1.0;          ///< Q = filter_scale / (2^(1/bpo) - 1)
-  int norm = 1;                       ///< kernel normalisation: 1 (L1, MERT) or 0 (none)
-  bool center = true;                 ///< pad kernel_width/2 on both sides
-  std::string pad_mode = "constant";  ///< "constant" (MERT) or "reflect"
+  int sample_rate = 24000;               ///< Hz
+  int hop_length = 320;                  ///< MERT: sr // label_rate (75 Hz)
+  double fmin = 32.7;                    ///< Hz (MERT passes 32.7)
+  int n_bins = 336;                      ///< 7 octaves
+  int bins_per_octave = 48;              ///< 336 // 7
+  double filter_scale = 1.0;             ///< Q = filter_scale / (2^(1/bpo) - 1)
+  int norm = 1;                          ///< kernel normalisation: 1 (L1, MERT) or 0 (none)
+  bool center = true;                    ///< pad kernel_width/2 on both sides
+  PadMode pad_mode = PadMode::Constant;  ///< constant (MERT) or reflect
   /// Kernel spectra are truncated where the Hann envelope falls below this fraction of the
   /// peak: accuracy versus speed and table size (measured parity with nnAudio: 4e-5 relative
   /// at 1e-4, 6e-6 at 1e-5; 3x the work).

@@ -16,6 +16,7 @@
 
 #include "cli/batch.h"
 #include "cli/commands.h"
+#include "cli/enum_option.h"
 #include "io/atomic_file.h"
 #include "io/npy_writer.h"
 #include "musefm/audio.h"
@@ -94,7 +95,7 @@ class Job {
     MUSEFM_CHECK(T >= 1, "'", in, "': ", total,
                  " samples are too short for one frame of the model");
     const int64_t L = ex_.num_outputs(), H = c.hidden_size;
-    const bool mean = ex_.config().pool == "mean";
+    const bool mean = ex_.config().pool == Pool::Mean;
     at::Tensor sum = at::zeros({L, H}, at::kDouble);
     std::vector<at::Tensor> kept;  // safetensors without pooling
     std::unique_ptr<io_detail::NpyFileWriter> npy;
@@ -163,7 +164,7 @@ class Job {
     nlohmann::json side = base_;
     side["frames"] = frames;
     side["shape"] = npy ? npy->shape() : emb.sizes().vec();
-    side["layout"] = ex_.config().pool == "mean" ? "outputs x dims" : "outputs x frames x dims";
+    side["layout"] = ex_.config().pool == Pool::Mean ? "outputs x dims" : "outputs x frames x dims";
     side["audio"] = {{"path", in},
                      {"duration_s", info.duration_s()},
                      {"sample_rate", info.sample_rate},
@@ -239,11 +240,9 @@ void add_extract_command(CLI::App& app) {
   cmd->add_option("--layer-weights", o->layer_weights,
                   "With --layers weighted: one weight per hidden state, e.g. from a probe\n"
                   "(normalised to sum 1); default uniform");
-  cmd->add_option("--pool", o->extract.pool,
+  add_enum_option(cmd, "--pool", o->extract.pool,
                   "mean: average over time ([outputs, dims]); none: every frame\n"
-                  "([outputs, frames, dims], streamed to disk for long files)")
-      ->check(CLI::IsMember({"mean", "none"}))
-      ->capture_default_str();
+                  "([outputs, frames, dims], streamed to disk for long files)");
   cmd->add_option("--window", o->extract.window_s,
                   "Seconds per forward pass; bounds memory for any file length (0 = whole file)")
       ->capture_default_str();

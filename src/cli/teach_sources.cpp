@@ -77,7 +77,7 @@ Teacher kmeans_layer(const TeachOptions& o) {
   t.rate = enc.config().frame_rate();
   ExtractConfig ec;
   ec.layers = std::to_string(o.layer);
-  ec.pool = "none";
+  ec.pool = Pool::None;
   ec.window_s = 30;  // long entries in bounded memory (windows stitched frame-exactly)
   auto ex = std::make_shared<Extractor>(std::move(enc), ec);
   t.features = [ex](const at::Tensor& wav) { return ex->extract(wav)[0].cpu(); };  // [T, H]

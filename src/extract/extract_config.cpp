@@ -34,8 +34,6 @@ void ExtractConfig::validate() const {
     sum += v;
   }
   MUSEFM_CHECK(layer_weights.empty() || sum > 0, w, ".layer_weights must not all be zero");
-  MUSEFM_CHECK(pool == "mean" || pool == "none", w, ".pool must be \"mean\" or \"none\", got \"",
-               pool, "\"");
   MUSEFM_CHECK(std::isfinite(window_s) && window_s >= 0 && window_s <= 86400, w,
                ".window_s must be in [0, 86400] seconds (0 = whole input), got ", window_s);
   MUSEFM_CHECK(std::isfinite(hop_s) && hop_s >= 0 && (window_s == 0 || hop_s <= window_s), w,

@@ -137,7 +137,7 @@ std::vector<at::Tensor> Extractor::extract(const std::vector<at::Tensor>& wavefo
     for (size_t j = 0; j < spans.size(); ++j)
       if (owner[j] == i) mine.push_back(pieces[j]);
     at::Tensor frames = at::cat(mine, 1);
-    out.push_back(config_.pool == "mean" ? frames.mean(1) : frames);
+    out.push_back(config_.pool == Pool::Mean ? frames.mean(1) : frames);
   }
   return out;
 }

@@ -225,7 +225,7 @@ at::Tensor NnAudioCqt::operator()(const at::Tensor& waveform) const {
   MUSEFM_CHECK(T > 0, "NnAudioCqt: need at least ", kernel_width_,
                " samples without centring, got ", x.size(1));
   if (c.center) {
-    if (c.pad_mode == "reflect") {
+    if (c.pad_mode == PadMode::Reflect) {
       MUSEFM_CHECK(x.size(1) > half, "NnAudioCqt: reflect padding needs more than ", half,
                    " samples, got ", x.size(1));
       x = at::reflection_pad1d(x.unsqueeze(1), {half, half}).squeeze(1);

@@ -59,7 +59,7 @@ at::Tensor MelSpectrogram::operator()(const at::Tensor& waveform) const {
   bool unbatched = false;
   at::Tensor x = as_batch(waveform, "MelSpectrogram", unbatched);
   const auto& c = config_;
-  if (c.center && c.pad_mode == "reflect") {
+  if (c.center && c.pad_mode == PadMode::Reflect) {
     MUSEFM_CHECK(x.size(1) > c.n_fft / 2, "MelSpectrogram: reflect padding needs more than ",
                  c.n_fft / 2, " samples, got ", x.size(1));
   } else if (!c.center) {
@@ -68,9 +68,10 @@ at::Tensor MelSpectrogram::operator()(const at::Tensor& waveform) const {
   }
   const int win = c.win_length > 0 ? c.win_length : c.n_fft;
   const auto opts = x.options();
-  at::Tensor spec = at::stft(x, c.n_fft, c.hop_length, win, window_.to(opts), c.center, c.pad_mode,
-                             /*normalized=*/false, /*onesided=*/true,
-                             /*return_complex=*/true);
+  at::Tensor spec =
+      at::stft(x, c.n_fft, c.hop_length, win, window_.to(opts), c.center, to_string(c.pad_mode),
+               /*normalized=*/false, /*onesided=*/true,
+               /*return_complex=*/true);
   if (c.power == 2.0) {
     spec = at::real(spec).square() + at::imag(spec).square();  // |z|^2 without a sqrt
   } else {

@@ -36,7 +36,7 @@ KaldiMfcc::KaldiMfcc(KaldiMfccConfig config) : config_(std::move(config)) {
   window_shift_ = int(c.sample_rate * c.frame_shift_ms * 0.001);
   window_size_ = int(c.sample_rate * c.frame_length_ms * 0.001);
   padded_size_ = c.round_to_power_of_two ? next_power_of_two(window_size_) : window_size_;
-  window_ = to_tensor(make_window(c.window, window_size_, /*periodic=*/false));
+  window_ = to_tensor(make_window(to_string(c.window), window_size_, /*periodic=*/false));
   mel_banks_ = to_tensor(kaldi_mel_banks(c.num_mel_bins, padded_size_, c.sample_rate, c.low_freq,
                                          c.high_freq))
                    .t()

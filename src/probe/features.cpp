@@ -217,12 +217,12 @@ FeatureSource FeatureSource::open(const std::string& spec, const std::string& de
     impl->name = impl->key.substr(0, impl->key.size() - 17);
     ExtractConfig ec;
     ec.layers = "all";
-    ec.pool = "mean";
+    ec.pool = Pool::Mean;
     ec.window_s = kExtractWindowS;
     ec.batch = batch;
     impl->extractor.emplace(Encoder::load(dir, device), ec);
     impl->rate = impl->extractor->encoder().config().sample_rate;
-    ec.pool = "none";
+    ec.pool = Pool::None;
     ec.batch = 1;
     impl->frame_extractor.emplace(impl->extractor->encoder(), ec);
     impl->frame_rate = double(impl->rate) / double(impl->extractor->frame_hop());

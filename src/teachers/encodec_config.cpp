@@ -90,8 +90,6 @@ void EncodecConfig::validate() const {
   MUSEFM_CHECK(dilation_base > 0, w, ".dilation_base must be positive, got ", dilation_base);
   MUSEFM_CHECK(compress > 0 && compress <= n_filters, w, ".compress (", compress,
                ") must be in [1, n_filters = ", n_filters, "]");
-  MUSEFM_CHECK(pad_mode == "reflect" || pad_mode == "constant", w,
-               ".pad_mode must be \"reflect\" or \"constant\", got \"", pad_mode, "\"");
   MUSEFM_CHECK(n_q > 0, w, ".n_q must be positive, got ", n_q);
   MUSEFM_CHECK(bins >= 2 && (bins & (bins - 1)) == 0, w, ".bins must be a power of 2, got ", bins);
   for (double bw : target_bandwidths)

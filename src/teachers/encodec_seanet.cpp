@@ -131,7 +131,7 @@ at::Tensor sconv1d(const at::Tensor& x, const SConv& conv, const Weights& w,
   const int64_t total = (conv.kernel - 1) * conv.dilation - (conv.stride - 1);
   const int64_t extra = extra_padding(x.size(-1), conv.kernel, conv.stride, total);
   const int64_t right = c.causal ? 0 : total / 2;
-  const at::Tensor padded = pad1d(x, total - right, right + extra, c.pad_mode);
+  const at::Tensor padded = pad1d(x, total - right, right + extra, to_string(c.pad_mode));
   const int64_t stride[] = {conv.stride}, padding[] = {0}, dilation[] = {conv.dilation};
   return at::conv1d(padded, w.at(conv.prefix + ".weight"), w.at(conv.prefix + ".bias"), stride,
                     padding, dilation);
