@@ -1,15 +1,15 @@
-#include "cli/feature_runner.h"
+#include "musefm/feature_runner.h"
 
 #include <ATen/ATen.h>
 
+#include <filesystem>
 #include <functional>
 #include <nlohmann/json.hpp>
 
-#include "cli/batch.h"
 #include "io/atomic_file.h"
 #include "musefm/npy.h"
 
-namespace musefm::cli {
+namespace musefm {
 namespace {
 using nlohmann::json;
 
@@ -144,4 +144,12 @@ std::vector<float> FeatureRunner::run(const std::string& audio_path, const std::
   return data;
 }
 
-}  // namespace musefm::cli
+std::string sidecar_path(const std::string& path) {
+  const std::filesystem::path p(path);
+  const std::string ext = p.extension().string();
+  if (ext == ".npy" || ext == ".safetensors")
+    return (p.parent_path() / p.stem()).string() + ".json";
+  return path + ".json";
+}
+
+}  // namespace musefm
