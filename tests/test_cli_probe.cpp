@@ -287,7 +287,7 @@ TEST(CliProbe, BadInputsGiveOneClearLine) {
                               " --cache none --set hiden=3",
                           &log),
             1);
-  EXPECT_NE(log.find("unknown probe config key 'hiden'"), std::string::npos) << log;
+  EXPECT_NE(log.find("probe config: unknown key 'hiden'"), std::string::npos) << log;
   EXPECT_EQ(test::run_cli("probe --model no/such/model --task " + dir + " --out " + out, &log), 1);
   EXPECT_NE(log.find("no/such/model"), std::string::npos) << log;
   EXPECT_EQ(test::run_cli("probe --model " + kTiny + " --task " + dir + " --out " + out +

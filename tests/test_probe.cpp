@@ -134,7 +134,7 @@ ProbeDataset separable(const ProbeTask& t, uint64_t seed) {
 TEST(Probe, SeparableEmbeddingsReachFullAccuracy) {
   const ProbeTask t = test::synthetic_task(3, {150, 60, 90});
   const ProbeDataset d = separable(t, 1);
-  for (const char* kind : {"linear", "mlp"}) {
+  for (const ProbeKind kind : {ProbeKind::Linear, ProbeKind::Mlp}) {
     ProbeConfig c;  // the default protocol: L2 / lr grids chosen on validation
     c.probe = kind;
     const ProbeScores s = run_probe(t, d, 1, c);
@@ -144,7 +144,7 @@ TEST(Probe, SeparableEmbeddingsReachFullAccuracy) {
     const ProbeScores w = run_probe(t, d, kWeightedLayers, c);
     // The linear probe learns the layer weights to convergence; MARBLE's MLP moves them at the
     // head's learning rate, so within its 100 epochs the two noise layers still blur the input.
-    EXPECT_GE(w.test.at("accuracy"), std::string(kind) == "linear" ? 0.99 : 0.95) << kind;
+    EXPECT_GE(w.test.at("accuracy"), kind == ProbeKind::Linear ? 0.99 : 0.95) << kind;
     ASSERT_EQ(w.layer_weights.size(), 3u);
     EXPECT_GT(w.layer_weights[1], w.layer_weights[0]) << kind;
     EXPECT_GT(w.layer_weights[1], w.layer_weights[2]) << kind;
@@ -222,12 +222,12 @@ TEST(Probe, BeatProbesFindBeatsInFrameRows) {
   c.lr_grid = {1e-2};
   c.max_epochs = 30;
   c.batch_size = 4;  // clips per step for frame rows
-  for (const char* kind : {"linear", "mlp"}) {
+  for (const ProbeKind kind : {ProbeKind::Linear, ProbeKind::Mlp}) {
     c.probe = kind;
     EXPECT_GE(run_probe(t, d, 1, c).test.at("beat_f1"), 0.95) << kind;
     EXPECT_LT(run_probe(t, d, 0, c).test.at("beat_f1"), 0.6) << kind << " on the noise layer";
   }
-  c.probe = "linear";
+  c.probe = ProbeKind::Linear;
   const ProbeScores w = run_probe(t, d, kWeightedLayers, c);
   EXPECT_GE(w.test.at("beat_f1"), 0.95);
   EXPECT_GT(w.layer_weights[1], w.layer_weights[0]);
@@ -242,7 +242,7 @@ TEST(Probe, MlpIsSeededAndDeterministic) {
   ProbeDataset d = separable(t, 2);
   d.train.x.select(1, 1).mul_(0.15);  // harder: scores below 1 so runs can differ
   ProbeConfig c;
-  c.probe = "mlp";
+  c.probe = ProbeKind::Mlp;
   c.lr_grid = {1e-3, 1e-2};
   c.max_epochs = 15;
   const ProbeScores a = run_probe(t, d, 1, c), b = run_probe(t, d, 1, c);
@@ -258,9 +258,11 @@ TEST(Probe, RejectsBadLayersAndConfigs) {
   EXPECT_NE(error_of([&] { run_probe(t, d, 3, ProbeConfig{}); }).find("layer 3 is out of range"),
             std::string::npos);
   ProbeConfig c;
-  c.probe = "svm";
-  EXPECT_NE(error_of([&] { run_probe(t, d, 0, c); }).find("'svm'"), std::string::npos);
-  c.probe = "linear";
+  EXPECT_NE(error_of([] {
+              ProbeConfig::from_json(R"({"probe": "svm"})");
+            }).find("probe must be linear or mlp, got \"svm\""),
+            std::string::npos);
+  c.probe = ProbeKind::Linear;
   c.device = "cuda";
   if (!at::hasCUDA())  // a machine without a GPU says so instead of a CUDA runtime error
     EXPECT_NE(error_of([&] { run_probe(t, d, 0, c); }).find("device 'cuda': no CUDA device"),
@@ -268,7 +270,7 @@ TEST(Probe, RejectsBadLayersAndConfigs) {
   EXPECT_NE(error_of([] { ProbeConfig::from_json(R"({"hiden": 3})"); }).find("unknown key 'hiden'"),
             std::string::npos);
   ProbeConfig r;
-  r.probe = "mlp";
+  r.probe = ProbeKind::Mlp;
   r.lr_grid = {1e-3};
   r.seed = 9;
   const ProbeConfig back = ProbeConfig::from_json(r.to_json());

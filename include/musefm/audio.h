@@ -23,17 +23,18 @@
 #include <string>
 
 #include <vector>
+#include "musefm/enum_names.h"
 #include "musefm/error.h"
 
 namespace musefm {
 
 /// libsamplerate converter; Best is the band-limited sinc with the best quality.
 enum class ResampleQuality { Best, Medium, Fastest, ZeroOrderHold, Linear };
-
+MUSEFM_ENUM_NAMES(ResampleQuality, {ResampleQuality::Best, "best"},
+                  {ResampleQuality::Medium, "medium"}, {ResampleQuality::Fastest, "fastest"},
+                  {ResampleQuality::ZeroOrderHold, "zoh"}, {ResampleQuality::Linear, "linear"});
 /// Parses "best|medium|fastest|zoh|linear"; throws musefm::Error otherwise.
 ResampleQuality parse_resample_quality(const std::string& name);
-/// Inverse of parse_resample_quality.
-std::string to_string(ResampleQuality quality);
 
 /// What the file header says.
 struct AudioInfo {

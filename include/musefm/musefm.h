@@ -4,19 +4,24 @@
 //   musefm/error.h     musefm::Error, the exception every API throws on bad input
 //   musefm/audio.h     decode (libsndfile), mono mix-down, resample (libsamplerate), streaming
 //   musefm/features.h  MusicFM mel, Kaldi MFCC, MERT/nnAudio CQT, librosa CQT and chroma
+//   musefm/feature_runner.h  features of audio files as .npy + JSON sidecar (`musefm features`)
 //   musefm/npy.h       .npy read / write
 //   musefm/config.h    EncoderConfig: MERT / MusicFM model description (config.json)
 //   musefm/encoder.h   Encoder: load a model dir (MERT-v1 or MusicFM), hidden states of every layer
 //   musefm/default_model.h  the shipped model (Encoder::load_default), model-dir checksums
 //   musefm/codec.h     EncodecTeacher: EnCodec 24 kHz encoder + RVQ codes (MERT acoustic targets)
 //   musefm/extract.h   Extractor: embeddings of any length in bounded memory, batches, streams
+//   musefm/extract_files.h  EmbeddingFileWriter: embeddings of files as .npy + sidecar
 //   musefm/safetensors.h  memory-mapped safetensors read / atomic write (model weights)
 //   musefm/manifest.h  fairseq audio manifests (train.tsv)
-//   musefm/teachers.h  pretraining targets: k-means, BEST-RQ, fairseq label sets + verification
+//   musefm/file_batch.h  many files, one output each: resume, failures.jsonl (features, extract)
+//   musefm/teachers.h  pretraining targets: k-means, BEST-RQ, teachers, labelling a manifest
+//                      (label_manifest: sharded, resumable), label sets + verification
 //   musefm/train.h     pretraining: masked prediction, AdamW, checkpoints, c10d ranks
 //   musefm/distributed.h  c10d collectives (gloo) for multi-process jobs (torchrun / SLURM)
 //   musefm/probe.h     MARBLE-protocol probes of every layer: task folders, cached features,
-//                      linear / MLP probes, reports
+//                      linear / MLP probes, reports, the resumable suite (run_probe_suite)
+//   musefm/progress.h  ProgressCallbacks: stages and log lines of the long pipelines
 //   musefm/metrics.h   MIR metrics (accuracy, macro-F1, ROC-AUC, AP, R², MIREX key score)
 //   musefm/runtime.h   opt-in malloc tuning for long inference runs
 //
@@ -66,11 +71,15 @@
 #include "musefm/encoder.h"
 #include "musefm/error.h"
 #include "musefm/extract.h"
+#include "musefm/extract_files.h"
+#include "musefm/feature_runner.h"
 #include "musefm/features.h"
+#include "musefm/file_batch.h"
 #include "musefm/manifest.h"
 #include "musefm/metrics.h"
 #include "musefm/npy.h"
 #include "musefm/probe.h"
+#include "musefm/progress.h"
 #include "musefm/runtime.h"
 #include "musefm/safetensors.h"
 #include "musefm/teachers.h"

@@ -9,7 +9,7 @@
 //   data.valid = musefm::probe_features(src, task, "valid", "cache/probe");
 //   data.test = musefm::probe_features(src, task, "test", "cache/probe");
 //   musefm::ProbeConfig cfg;                        // MARBLE's MLP: 512 units, lr grid, ...
-//   cfg.probe = "mlp";
+//   cfg.probe = musefm::ProbeKind::Mlp;
 //   musefm::ProbeScores s = musefm::run_probe(task, data, /*layer=*/6, cfg);
 //   double acc = s.test.at("accuracy");             // best-validation model on the test split
 //   s = musefm::run_probe(task, data, musefm::kWeightedLayers, cfg);  // softmax-weighted sum
@@ -81,7 +81,9 @@
 #include <string>
 #include <vector>
 
+#include "musefm/enum_names.h"
 #include "musefm/error.h"
+#include "musefm/progress.h"
 
 namespace musefm {
 
@@ -194,9 +196,13 @@ ProbeFeatures probe_features(const FeatureSource& source, const ProbeTask& task,
 /// Layer argument of run_probe() for the learned softmax-weighted sum of every layer.
 constexpr int kWeightedLayers = -1;
 
+/// The probe trained on frozen features: logistic / ridge regression, or MARBLE's MLP.
+enum class ProbeKind { Linear, Mlp };
+MUSEFM_ENUM_NAMES(ProbeKind, {ProbeKind::Linear, "linear"}, {ProbeKind::Mlp, "mlp"});
+
 /// How a probe is trained. Defaults: MARBLE's constrained track (models.md 5.2) for the MLP.
 struct ProbeConfig {
-  std::string probe = "linear";  ///< "linear" or "mlp"
+  ProbeKind probe = ProbeKind::Linear;  ///< linear or mlp
   /// linear: L2 strengths tried (1/C of sklearn LogisticRegression, alpha of Ridge), chosen on
   /// validation; one value = no selection.
   std::vector<double> l2_grid = {0.01, 0.1, 1.0, 10.0, 100.0, 1000.0};
@@ -274,5 +280,72 @@ void write_probe_report(const std::vector<ProbeResult>& results, const std::stri
 std::string probe_report_json(const std::vector<ProbeResult>& results);
 /// The report's Markdown text.
 std::string probe_report_markdown(const std::vector<ProbeResult>& results);
+
+// ---- suites -----------------------------------------------------------------------------------
+//
+//   musefm::ProbeSuiteOptions o;                    // what `musefm probe` does
+//   o.models = {"models/mert-v1-95m", "mfcc"};
+//   o.tasks = musefm::read_probe_suite("configs/probe/suite.json", "data/probe");
+//   o.out = "runs/probe";                          // results.jsonl, report.json, report.md
+//   o.cache = "cache/probe";
+//   musefm::ProbeSuiteResult r = musefm::run_probe_suite(o);   // rerun: finished runs reused
+//
+// Every (source, task, probe, layer, seed) run has a run key: FNV-1a 64 over the source's key
+// (or, for precomputed features, their files' sizes and times), the task folder, task.json
+// and label files, the probe config and the layer. A run whose key is in <out>/results.jsonl
+// is not trained again; a damaged line there is skipped (and its run redone).
+
+/// A task of a suite: its folder, the probes allowed on it (empty = every probe) and the layers
+/// it asks for ("" = ProbeSuiteOptions::layers).
+struct ProbeSuiteTask {
+  std::string path;
+  std::vector<std::string> probes;
+  std::string layers;
+};
+
+/// Task folders of a suite file (configs/probe/suite.json): "tasks" relative to `data_dir`,
+/// each a folder name or {"name": folder, "probes": ["linear"], "layers": "single", "note": why}.
+/// Throws on an unreadable file, unknown keys or bad values, naming the file.
+std::vector<ProbeSuiteTask> read_probe_suite(const std::string& suite_file,
+                                             const std::string& data_dir);
+
+/// Layers of a layer spec for features with `count` layers: "all" = every layer and the
+/// weighted sum (one layer: just it), "single" = every layer, else a comma list of indices
+/// (negative from the end) and "weighted". Throws on a bad item or an index out of range.
+std::vector<int> parse_probe_layers(const std::string& spec, int count);
+
+/// What run_probe_suite() runs.
+struct ProbeSuiteOptions {
+  /// FeatureSource specs; empty = "default" (the shipped model), "mfcc" and "chroma".
+  std::vector<std::string> models;
+  std::vector<ProbeSuiteTask> tasks;
+  std::string out;             ///< output folder
+  std::string cache;           ///< feature cache folder; "" or "none" = no cache
+  std::string probe = "both";  ///< linear, mlp or both
+  std::string layers = "all";  ///< layer spec (parse_probe_layers) of tasks that give none
+  int seeds = 3;               ///< mlp runs with seeds config.seed .. config.seed + seeds - 1
+  int batch = 4;               ///< clips per forward pass when extracting
+  /// Base probe config; `probe` and `seed` are set per run, `device` also extracts features.
+  ProbeConfig config;
+  bool overwrite = false;  ///< forget earlier results in <out>/results.jsonl
+};
+
+/// What run_probe_suite() did.
+struct ProbeSuiteResult {
+  std::vector<ProbeResult> results;  ///< every run asked for, in order (reused ones included)
+  int reused = 0;                    ///< runs found in results.jsonl
+  int computed = 0;                  ///< runs trained now
+  int failed_clips = 0;              ///< clips left out (listed in failures.jsonl)
+  std::string results_path, failures_path;
+};
+
+/// Runs every model x task x probe x layer x seed: features through the cache, each finished
+/// run appended to <out>/results.jsonl at once (an interrupted suite resumes), the clips left
+/// out in <out>/failures.jsonl (this run's), the settings in <out>/config.json, and
+/// report.json / report.md after every task. Progress: a stage per split's features and per
+/// probe of a task; warnings for clips left out and damaged results lines; info lines for
+/// cached features and probes a suite skips. Throws on bad options or tasks (all tasks are
+/// loaded and checked before any work).
+ProbeSuiteResult run_probe_suite(ProbeSuiteOptions options, const ProgressCallbacks& progress = {});
 
 }  // namespace musefm

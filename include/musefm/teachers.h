@@ -30,6 +30,7 @@
 
 #include "musefm/distributed.h"
 #include "musefm/error.h"
+#include "musefm/progress.h"
 
 namespace musefm {
 
@@ -166,5 +167,114 @@ struct LabelCheck {
 LabelCheck verify_labels(const std::string& manifest_path, const std::string& label_path,
                          const std::string& dict_path, double label_rate, double tolerance_s = 0.1,
                          int sample_rate = 0);
+
+// ---- teachers and labelling a manifest -----------------------------------------------------
+//
+//   musefm::LabelOptions o;                          // what `musefm teach` does
+//   o.manifest = "data/train.tsv";
+//   o.out_dir = "labels";
+//   o.teacher.teacher = "kmeans-mfcc";               // K = 100 on 39-dim MFCC, 100 Hz
+//   musefm::LabelResult r = musefm::label_manifest(o);  // fits, labels, writes, verifies
+//   if (!r.ok()) { /* r.failed entries (failures.jsonl), or r.verification.files problems */ }
+//
+//   o.shard = 1; o.nshards = 4;  musefm::label_manifest(o);  // one shard: train_1_4.km
+//   musefm::LabelVerification v = musefm::merge_label_shards(o);  // train.km, verified
+//
+//   musefm::Teacher t = musefm::make_teacher(o.teacher);   // or one teacher by hand
+//   musefm::attach_kmeans(t, "labels/kmeans.safetensors");
+//   at::Tensor ids = t.label(wav /*[L] at t.sample_rate*/);  // [t.names.size(), T] int64
+
+/// Which teacher, and its settings (the `musefm teach` options of the same names).
+struct TeacherConfig {
+  std::string teacher;         ///< kmeans-mfcc | kmeans-chroma | kmeans-layer | bestrq | encodec
+  std::string label_name;      ///< renames a single label stream ("" = the teacher's: km, chroma)
+  std::string model;           ///< kmeans-layer, bestrq: encoder model dir
+  std::string codec;           ///< encodec: EnCodec model dir
+  std::string device = "cpu";  ///< kmeans-layer, encodec
+  int k = 0;                   ///< k-means clusters; 0: 100 (mfcc), 64 (chroma), 500 (layer)
+  int layer = 6;               ///< kmeans-layer: hidden state index
+  double bandwidth = 6.0;      ///< encodec: kbps (6 -> 8 codebooks)
+  int sample_rate = 24000;     ///< kmeans-mfcc / -chroma audio rate (and the manifest's counts)
+};
+
+/// A teacher: label streams of one waveform.
+struct Teacher {
+  std::vector<std::string> names;  ///< label files: "km", "bestrq_0", "encodec_0", ...
+  int64_t k = 0;                   ///< ids per label file: 0..k-1
+  double rate = 0;                 ///< labels per second
+  int sample_rate = 24000;         ///< rate of the waveforms it reads
+  bool needs_kmeans = false;       ///< label is set by attach_kmeans()
+  /// k-means teachers: frames [T, D] of one waveform [L], which the k-means is fitted on.
+  std::function<at::Tensor(const at::Tensor&)> features;
+  /// Label ids [names.size(), T] (int64) of one waveform [L].
+  std::function<at::Tensor(const at::Tensor&)> label;
+};
+
+/// The teacher `c.teacher` names, with its model loaded. Throws on an unknown name, a missing
+/// model / codec, or a label_name for a teacher with several streams.
+Teacher make_teacher(const TeacherConfig& c);
+/// Sets a k-means teacher's `label` to the k-means model at `kmeans_path`; its K becomes the
+/// model's unless `keep_k` (then they must agree).
+void attach_kmeans(Teacher& t, const std::string& kmeans_path, bool keep_k = false);
+/// Label rate of a teacher without loading it: 0 when it depends on a model (kmeans-layer).
+double teacher_label_rate(const std::string& teacher);
+/// Label file names a teacher writes, e.g. {"encodec_0", ..., "encodec_7"} at 6 kbps.
+std::vector<std::string> teacher_label_names(const TeacherConfig& c);
+
+/// What label_manifest(), merge_label_shards() and verify_label_set() work on.
+struct LabelOptions {
+  std::string manifest;  ///< fairseq manifest (.tsv)
+  std::string out_dir;   ///< label set folder (created)
+  std::string split;     ///< label file prefix; "" = the manifest's stem
+  TeacherConfig teacher;
+  std::string kmeans_path;       ///< a fitted k-means to use; "" = fit (or reuse) one in out_dir
+  double percent = 0.1;          ///< k-means fit: fraction of entries, in (0, 1]
+  int max_frames_per_entry = 0;  ///< k-means fit: random frames kept per entry (0 = all)
+  uint64_t seed = 0;             ///< k-means and its entry sample
+  int shard = -1, nshards = 0;   ///< -1 / 0: from RANK / WORLD_SIZE, else 0 / 1
+  bool overwrite = false;        ///< refit and relabel from scratch
+  double tolerance_s = 0.1;      ///< verification: seconds of length mismatch allowed
+  double label_rate = 0;         ///< verification: labels per second (0 = the teacher's)
+};
+
+/// Checks of every label file of a set (see verify_labels()).
+struct LabelVerification {
+  double rate = 0;         ///< labels per second checked against
+  double tolerance_s = 0;  ///< seconds of length mismatch allowed
+  std::vector<LabelCheck> files;
+  bool ok() const {
+    for (const auto& f : files)
+      if (!f.ok()) return false;
+    return true;
+  }
+};
+
+/// What label_manifest() did.
+struct LabelResult {
+  std::string base;                ///< label file prefix of this shard ("train" or "train_1_4")
+  std::string kmeans_path;         ///< the k-means used ("" for other teachers)
+  int64_t entries = 0;             ///< entries of this shard
+  int64_t resumed = 0;             ///< labelled by an earlier, interrupted run (journal)
+  int64_t failed = 0;              ///< entries that failed (failures.jsonl); no label file written
+  bool up_to_date = false;         ///< every label file existed: nothing was done
+  LabelVerification verification;  ///< one-shard runs, after writing
+  bool ok() const { return failed == 0 && verification.ok(); }
+};
+
+/// Labels (this shard of) a manifest: fits the k-means of a k-means teacher on `percent` of the
+/// entries (every rank of a Collective::from_env() group together; <out>/kmeans.safetensors,
+/// reused unless `overwrite`), labels the shard's entries with a journal
+/// (<out>/.<base>.<teacher>.partial.jsonl, so an interrupted run resumes), writes
+/// <out>/<base>.<name> and dict.<name>.txt atomically once every entry is labelled, and
+/// verifies a one-shard set. An entry that fails (audio, teacher) is appended to
+/// <out>/failures.jsonl and counted in LabelResult::failed; the rest are labelled and kept in
+/// the journal. Throws on bad options or an unreadable manifest.
+LabelResult label_manifest(LabelOptions options, const ProgressCallbacks& progress = {});
+/// Concatenates the `nshards` shards <split>_<i>_<n>.<name> into <split>.<name> (atomically),
+/// then verifies them when the rate is known (label_rate or the teacher's; else no files).
+LabelVerification merge_label_shards(LabelOptions options, const ProgressCallbacks& progress = {});
+/// Verifies an existing label set <split>.<name> against the manifest (loads a kmeans-layer
+/// teacher's model for its rate unless label_rate is given).
+LabelVerification verify_label_set(LabelOptions options);
 
 }  // namespace musefm

@@ -10,29 +10,7 @@
 namespace musefm {
 
 ResampleQuality parse_resample_quality(const std::string& name) {
-  if (name == "best") return ResampleQuality::Best;
-  if (name == "medium") return ResampleQuality::Medium;
-  if (name == "fastest") return ResampleQuality::Fastest;
-  if (name == "zoh") return ResampleQuality::ZeroOrderHold;
-  if (name == "linear") return ResampleQuality::Linear;
-  MUSEFM_FAIL("unknown resample quality '", name,
-              "' (expected best, medium, fastest, zoh, linear)");
-}
-
-std::string to_string(ResampleQuality quality) {
-  switch (quality) {
-    case ResampleQuality::Best:
-      return "best";
-    case ResampleQuality::Medium:
-      return "medium";
-    case ResampleQuality::Fastest:
-      return "fastest";
-    case ResampleQuality::ZeroOrderHold:
-      return "zoh";
-    case ResampleQuality::Linear:
-      return "linear";
-  }
-  return "best";
+  return parse_enum<ResampleQuality>(name, "resample quality");
 }
 
 void AudioLoadOptions::validate() const {

@@ -5,7 +5,7 @@
 #include <filesystem>
 
 #include "cli/commands.h"
-#include "cli/feature_runner.h"
+#include "musefm/feature_runner.h"
 
 namespace musefm::cli {
 namespace fs = std::filesystem;

@@ -5,7 +5,7 @@
 
 #include "cli/batch.h"
 #include "cli/commands.h"
-#include "cli/feature_runner.h"
+#include "musefm/feature_runner.h"
 
 namespace musefm::cli {
 namespace fs = std::filesystem;
@@ -30,7 +30,7 @@ void run_features(const Options& o) {
     std::printf("%s\n", runner.config_json().c_str());
     return;
   }
-  const std::vector<Input> inputs = collect_inputs(o.inputs);
+  const std::vector<FileInput> inputs = collect_inputs(o.inputs);
   if (!o.out.empty()) {
     MUSEFM_CHECK(inputs.size() == 1, "--out names one output file but there are ", inputs.size(),
                  " inputs: use --out-dir");

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <memory>
 
 namespace musefm::cli {
 
@@ -37,6 +38,30 @@ void Progress::draw(const std::string& note) {
 
 void Progress::finish() {
   if (tty_) std::fputc('\n', stderr);
+}
+
+ProgressCallbacks progress_callbacks(const std::string& warning_prefix,
+                                     const std::string& info_prefix, bool quiet) {
+  ProgressCallbacks cb;
+  auto bar = std::make_shared<std::unique_ptr<Progress>>();
+  if (!quiet) {
+    cb.begin = [bar](const std::string& stage, int64_t total) {
+      *bar = std::make_unique<Progress>(stage, total);
+    };
+    cb.step = [bar](int64_t n, const std::string& item) {
+      if (*bar) (*bar)->step(n, item);
+    };
+    cb.end = [bar] {
+      if (*bar) (*bar)->finish();
+      bar->reset();
+    };
+  }
+  cb.log = [=](LogLevel level, const std::string& line) {
+    if (level == LogLevel::Info && quiet) return;
+    const std::string& prefix = level == LogLevel::Warning ? warning_prefix : info_prefix;
+    std::fprintf(stderr, "%s%s\n", prefix.c_str(), line.c_str());
+  };
+  return cb;
 }
 
 }  // namespace musefm::cli

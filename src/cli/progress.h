@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "musefm/progress.h"
+
 namespace musefm::cli {
 
 class Progress {
@@ -22,5 +24,10 @@ class Progress {
   bool tty_;
   std::chrono::steady_clock::time_point start_, last_draw_;
 };
+
+/// Callbacks for the library's pipelines: a Progress bar per stage (none when `quiet`), warnings
+/// on stderr after `warning_prefix`, info lines after `info_prefix` (dropped when `quiet`).
+ProgressCallbacks progress_callbacks(const std::string& warning_prefix,
+                                     const std::string& info_prefix, bool quiet = false);
 
 }  // namespace musefm::cli

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "core/strings.h"
 #include "extract/window_plan.h"
 #include "musefm/extract.h"
 
@@ -19,9 +20,7 @@ std::vector<int64_t> parse_layers(const std::string& spec, int64_t count) {
     for (int64_t i = 0; i < count; ++i) out.push_back(i);
     return out;
   }
-  std::stringstream ss(spec);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
+  for (const std::string& item : detail::split_list(spec)) {
     int64_t v = 0;
     size_t used = 0;
     try {

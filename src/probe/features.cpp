@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "core/hash.h"
 #include "features/soxr_resample.h"
 #include "musefm/audio.h"
 #include "musefm/default_model.h"
@@ -30,26 +31,7 @@ constexpr double kExtractWindowS = 30.0;
 // HuBERT iteration-1 MFCCs are computed at 16 kHz (fairseq dump_mfcc_feature.py).
 constexpr int kMfccRate = 16000;
 
-class Fnv {
- public:
-  void add(const void* data, size_t n) {
-    const auto* p = static_cast<const unsigned char*>(data);
-    for (size_t i = 0; i < n; ++i) h_ = (h_ ^ p[i]) * 1099511628211ull;
-  }
-  void add(const std::string& s) {
-    add(s.data(), s.size());
-    add_u64(s.size());
-  }
-  void add_u64(uint64_t v) { add(&v, sizeof v); }
-  std::string hex(int digits = 16) const {
-    char t[17];
-    std::snprintf(t, sizeof t, "%016llx", static_cast<unsigned long long>(h_));
-    return std::string(t).substr(0, size_t(digits));
-  }
-
- private:
-  uint64_t h_ = 1469598103934665603ull;
-};
+using Fnv = detail::Fnv1a64;  // cache keys and fingerprints
 
 // Size and modification time (ns) of a file; throws naming it.
 std::pair<uint64_t, uint64_t> size_and_mtime(const std::string& path) {

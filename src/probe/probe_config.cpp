@@ -35,7 +35,6 @@ struct ConfigFields<ProbeConfig> {
 
 void ProbeConfig::validate() const {
   const char* p = "probe config: ";
-  MUSEFM_CHECK(probe == "linear" || probe == "mlp", p, "probe '", probe, "' is not linear or mlp");
   MUSEFM_CHECK(!l2_grid.empty(), p, "l2_grid is empty");
   for (double v : l2_grid)
     MUSEFM_CHECK(positive_finite(v), p, "l2_grid: ", v, " is not a positive number");

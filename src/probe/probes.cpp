@@ -361,7 +361,7 @@ ProbeScores run_probe(const ProbeTask& task, const ProbeDataset& data, int layer
                       const ProbeConfig& config) {
   config.validate();
   check_dataset(task, data);
-  const bool linear = config.probe == "linear";
+  const bool linear = config.probe == ProbeKind::Linear;
   const Problem p = make_problem(task, data, layer, config, linear ? at::kDouble : at::kFloat);
   return linear ? run_linear(p, config) : run_mlp(p, config);
 }

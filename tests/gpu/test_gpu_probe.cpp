@@ -59,7 +59,7 @@ TEST(GpuProbe, ProbesOnTheDeviceScoreLikeCpu) {
     }
     f[s]->num_clips = int64_t(items.size());
   }
-  for (const char* kind : {"linear", "mlp"}) {
+  for (const ProbeKind kind : {ProbeKind::Linear, ProbeKind::Mlp}) {
     ProbeConfig c;
     c.probe = kind;
     c.lr_grid = {1e-3};

@@ -1,41 +1,18 @@
-#include "cli/feature_runner.h"
+#include "musefm/feature_runner.h"
 
 #include <ATen/ATen.h>
 
+#include <filesystem>
 #include <functional>
 #include <nlohmann/json.hpp>
 
-#include "cli/batch.h"
 #include "io/atomic_file.h"
 #include "musefm/npy.h"
+#include "musefm/overrides.h"
 
-namespace musefm::cli {
+namespace musefm {
 namespace {
 using nlohmann::json;
-
-// Applies "key=value" overrides to a JSON object (CLI flags override config fields by name).
-std::string apply_overrides(const std::string& base, const std::vector<std::string>& overrides) {
-  json j;
-  try {
-    j = json::parse(base);
-  } catch (const json::exception& e) {
-    MUSEFM_FAIL("invalid config JSON: ", e.what());
-  }
-  MUSEFM_CHECK(j.is_object(), "config JSON must be an object, got ", j.type_name());
-  for (const auto& kv : overrides) {
-    const auto eq = kv.find('=');
-    MUSEFM_CHECK(eq != std::string::npos && eq > 0, "--set expects key=value, got '", kv, "'");
-    const std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
-    json v;
-    try {
-      v = json::parse(value);
-    } catch (const json::exception&) {
-      v = value;  // bare strings: --set pad_mode=constant
-    }
-    j[key] = v;
-  }
-  return j.dump(2);
-}
 
 template <typename Config>
 std::string resolved(const std::string& given, const std::vector<std::string>& overrides,
@@ -144,4 +121,12 @@ std::vector<float> FeatureRunner::run(const std::string& audio_path, const std::
   return data;
 }
 
-}  // namespace musefm::cli
+std::string sidecar_path(const std::string& path) {
+  const std::filesystem::path p(path);
+  const std::string ext = p.extension().string();
+  if (ext == ".npy" || ext == ".safetensors")
+    return (p.parent_path() / p.stem()).string() + ".json";
+  return path + ".json";
+}
+
+}  // namespace musefm

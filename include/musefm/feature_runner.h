@@ -1,5 +1,13 @@
-// Internal: builds a feature transform from (kind, config JSON, key=value overrides) and runs it
-// on audio files, writing frame-major .npy files with a JSON sidecar.
+// musefm/feature_runner.h — front-end features of audio files, as `musefm features` writes
+// them: a transform built from (kind, config JSON, key=value overrides), run on a file and
+// written as a frame-major .npy with a JSON sidecar (kind, resolved config, frame rate, shape,
+// the audio's header).
+//
+//   musefm::FeatureRunner r(musefm::FeatureKind::Mfcc, "", {"num_ceps=13"}, "cpu",
+//                           musefm::ResampleQuality::Best);
+//   r.run("song.flac", "out/song.npy");        // + out/song.json
+//   int64_t frames = 0, dims = 0;  musefm::AudioInfo info;
+//   std::vector<float> x = r.compute("song.flac", frames, dims, info);  // no files
 #pragma once
 
 #include <memory>
@@ -9,7 +17,7 @@
 #include "musefm/audio.h"
 #include "musefm/features.h"
 
-namespace musefm::cli {
+namespace musefm {
 
 class FeatureRunner {
  public:
@@ -43,4 +51,7 @@ class FeatureRunner {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace musefm::cli
+/// The JSON sidecar next to an output: "x.npy" / "x.safetensors" -> "x.json", else "x.ext.json".
+std::string sidecar_path(const std::string& path);
+
+}  // namespace musefm

@@ -1,5 +1,5 @@
-#include "cli/teach_sources.h"
-
+// The teachers of `musefm teach` (musefm/teachers.h): the features k-means is fitted on
+// (k-means teachers), and the label sequences of one waveform.
 #include <ATen/ATen.h>
 
 #include <cmath>
@@ -13,7 +13,7 @@
 #include "musefm/features.h"
 #include "musefm/teachers.h"
 
-namespace musefm::cli {
+namespace musefm {
 namespace {
 
 int encodec_codebooks(double bandwidth) {
@@ -22,7 +22,7 @@ int encodec_codebooks(double bandwidth) {
 }
 
 // The parts every k-means teacher shares: one label stream, K (default given), the k-means fit.
-Teacher kmeans_teacher(const TeachOptions& o, const std::string& name, int default_k) {
+Teacher kmeans_teacher(const TeacherConfig& o, const std::string& name, int default_k) {
   Teacher t;
   t.names = {name};
   t.k = o.k > 0 ? o.k : default_k;
@@ -31,7 +31,7 @@ Teacher kmeans_teacher(const TeachOptions& o, const std::string& name, int defau
   return t;
 }
 
-Teacher kmeans_mfcc(const TeachOptions& o) {
+Teacher kmeans_mfcc(const TeacherConfig& o) {
   Teacher t = kmeans_teacher(o, "km", 100);
   auto mfcc = std::make_shared<KaldiMfcc>(KaldiMfccConfig::hubert(o.sample_rate));
   t.rate = 1000.0 / mfcc->config().frame_shift_ms;
@@ -42,7 +42,7 @@ Teacher kmeans_mfcc(const TeachOptions& o) {
 // Pitch-class profile of each 10 ms frame: the MERT-style nnAudio CQT (7 octaves from C1, 4 bins
 // a semitone) at 100 Hz, each bin added to the pitch class it is nearest to, the 12 sums divided
 // by the frame's largest (librosa's norm=inf) with a floor so that near-silence stays near 0.
-Teacher kmeans_chroma(const TeachOptions& o) {
+Teacher kmeans_chroma(const TeacherConfig& o) {
   Teacher t = kmeans_teacher(o, "chroma", 64);
   MUSEFM_CHECK(o.sample_rate % 100 == 0, "teach: --teacher kmeans-chroma needs a sample rate ",
                "divisible by 100 (labels at 100 Hz), got ", o.sample_rate);
@@ -64,7 +64,7 @@ Teacher kmeans_chroma(const TeachOptions& o) {
   return t;
 }
 
-Teacher kmeans_layer(const TeachOptions& o) {
+Teacher kmeans_layer(const TeacherConfig& o) {
   MUSEFM_CHECK(!o.model.empty(),
                "teach: --teacher kmeans-layer needs --model DIR (the encoder "
                "whose layer is clustered)");
@@ -84,7 +84,7 @@ Teacher kmeans_layer(const TeachOptions& o) {
   return t;
 }
 
-Teacher bestrq(const TeachOptions& o) {
+Teacher bestrq(const TeacherConfig& o) {
   MUSEFM_CHECK(!o.model.empty(),
                "teach: --teacher bestrq needs --model DIR (a converted "
                "MusicFM model: its mel statistics and quantizer)");
@@ -113,7 +113,7 @@ Teacher bestrq(const TeachOptions& o) {
   return t;
 }
 
-Teacher encodec(const TeachOptions& o) {
+Teacher encodec(const TeacherConfig& o) {
   MUSEFM_CHECK(!o.codec.empty(),
                "teach: --teacher encodec needs --codec DIR (a model dir made "
                "by tools/convert_checkpoint.py encodec)");
@@ -134,7 +134,7 @@ Teacher encodec(const TeachOptions& o) {
 }  // namespace
 
 namespace {
-Teacher make_named_teacher(const TeachOptions& o) {
+Teacher make_named_teacher(const TeacherConfig& o) {
   if (o.teacher == "kmeans-mfcc") return kmeans_mfcc(o);
   if (o.teacher == "kmeans-chroma") return kmeans_chroma(o);
   if (o.teacher == "kmeans-layer") return kmeans_layer(o);
@@ -145,7 +145,7 @@ Teacher make_named_teacher(const TeachOptions& o) {
 }
 }  // namespace
 
-Teacher make_teacher(const TeachOptions& o) {
+Teacher make_teacher(const TeacherConfig& o) {
   Teacher t = make_named_teacher(o);
   if (!o.label_name.empty()) {
     MUSEFM_CHECK(t.names.size() == 1,
@@ -156,9 +156,10 @@ Teacher make_teacher(const TeachOptions& o) {
   return t;
 }
 
-void set_kmeans(Teacher& t, const std::string& kmeans_path, bool k_given) {
+void attach_kmeans(Teacher& t, const std::string& kmeans_path, bool keep_k) {
+  MUSEFM_CHECK(t.needs_kmeans && t.features, "attach_kmeans: the teacher is not a k-means one");
   auto km = std::make_shared<KMeans>(KMeans::load(kmeans_path));
-  if (!k_given) t.k = km->k();  // the fitted model decides unless --k says otherwise
+  if (!keep_k) t.k = km->k();  // the fitted model decides unless --k says otherwise
   MUSEFM_CHECK(km->k() == t.k, kmeans_path, ": k-means has ", km->k(), " clusters, --k asks for ",
                t.k);
   auto features = t.features;
@@ -170,14 +171,14 @@ void set_kmeans(Teacher& t, const std::string& kmeans_path, bool k_given) {
   };
 }
 
-double teacher_rate(const std::string& teacher) {
+double teacher_label_rate(const std::string& teacher) {
   if (teacher == "kmeans-mfcc" || teacher == "kmeans-chroma") return 100.0;
   if (teacher == "bestrq") return 25.0;
   if (teacher == "encodec") return 75.0;
   return 0.0;
 }
 
-std::vector<std::string> teacher_label_names(const TeachOptions& o) {
+std::vector<std::string> teacher_label_names(const TeacherConfig& o) {
   if (!o.label_name.empty()) return {o.label_name};
   if (o.teacher == "kmeans-chroma") return {"chroma"};
   if (o.teacher == "encodec") {
@@ -192,4 +193,4 @@ std::vector<std::string> teacher_label_names(const TeachOptions& o) {
   return {"km"};
 }
 
-}  // namespace musefm::cli
+}  // namespace musefm

@@ -1,0 +1,57 @@
+// musefm/file_batch.h — many audio files, one output each, as `musefm features` and
+// `musefm extract` process them: inputs from files, folders and fairseq manifests; finished
+// outputs skipped (resume); a failed item recorded in <out>/failures.jsonl while the rest run.
+//
+//   auto inputs = musefm::collect_inputs({"music/", "train.tsv"});
+//   musefm::FileBatchSummary s = musefm::run_file_batch(
+//       inputs, "out", /*overwrite=*/false, "mfcc", ".npy", /*group=*/1,
+//       [&](std::vector<musefm::FileJob>& jobs) {
+//         for (auto& j : jobs) runner.run(j.input, j.output);  // throw = the group failed
+//       });
+//   // s.written, s.skipped, s.failed
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "musefm/progress.h"
+
+namespace musefm {
+
+/// One input file and the name of its outputs relative to the output folder, without
+/// extension: the stem for a file given directly, the path relative to the directory or to the
+/// manifest's root otherwise (so equal stems in different folders do not collide).
+struct FileInput {
+  std::string path, key;
+};
+
+/// Files as given; directories searched recursively for audio files (sorted); `*.tsv` read as
+/// fairseq manifests (first line: root folder; then `relative/path<TAB>num_samples`). Two inputs
+/// with the same key are an error naming both.
+std::vector<FileInput> collect_inputs(const std::vector<std::string>& args);
+
+/// An input with its output path (out_dir/<key><extension>); `error` is set by the processor
+/// when this item failed.
+struct FileJob {
+  std::string input, output, error;
+};
+
+struct FileBatchSummary {
+  int written = 0, skipped = 0, failed = 0;
+  std::string failures_path;  ///< <out_dir>/failures.jsonl (appended to when failed > 0)
+};
+
+/// Calls `process(jobs)` on groups of up to `group` inputs whose outputs (and their sidecars,
+/// see sidecar_path()) do not exist yet, or all with `overwrite`. The processor sets
+/// FileJob::error for items that failed; a musefm::Error it throws fails the whole group.
+/// Failures are appended to <out_dir>/failures.jsonl and logged (warnings); the rest still
+/// run. Progress: one stage `label` over all inputs.
+FileBatchSummary run_file_batch(const std::vector<FileInput>& inputs, const std::string& out_dir,
+                                bool overwrite, const std::string& label,
+                                const std::string& extension, size_t group,
+                                const std::function<void(std::vector<FileJob>&)>& process,
+                                const ProgressCallbacks& progress = {});
+
+}  // namespace musefm

@@ -1,0 +1,40 @@
+// Internal: small string helpers shared by the option parsers.
+#pragma once
+
+#include <cstdarg>
+#include <cstdio>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace musefm::detail {
+
+/// Items of a separated list, as std::getline reads them: "a,b" -> {a, b}; "a,,b" keeps the
+/// empty item; a trailing separator adds none; "" -> {}.
+inline std::vector<std::string> split_list(const std::string& text, char sep = ',') {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, sep)) out.push_back(item);
+  return out;
+}
+
+/// printf into a std::string (for messages that keep a printf layout, e.g. "%.6g").
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 2)))
+#endif
+inline std::string
+format(const char* fmt, ...) {
+  va_list args;
+  va_start(args, fmt);
+  va_list again;
+  va_copy(again, args);
+  const int n = std::vsnprintf(nullptr, 0, fmt, args);
+  va_end(args);
+  std::string out(size_t(n > 0 ? n : 0), '\0');
+  if (n > 0) std::vsnprintf(out.data(), size_t(n) + 1, fmt, again);
+  va_end(again);
+  return out;
+}
+
+}  // namespace musefm::detail

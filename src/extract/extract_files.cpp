@@ -1,0 +1,183 @@
+// EmbeddingFileWriter (musefm/extract_files.h): embeddings of audio files as .npy or
+// .safetensors with a JSON sidecar, as `musefm extract` writes them.
+//
+// Files longer than one window stream through an ExtractStream block by block: audio is
+// decoded, resampled and encoded window by window, pooled on the fly or written straight into
+// the output .npy, so memory stays bounded by the window whatever the file's length. Files
+// that fit in one window are grouped into one padded forward pass.
+#include "musefm/extract_files.h"
+
+#include <ATen/ATen.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "io/atomic_file.h"
+#include "io/npy_writer.h"
+#include "musefm/audio.h"
+#include "musefm/default_model.h"
+#include "musefm/feature_runner.h"
+#include "musefm/npy.h"
+#include "musefm/safetensors.h"
+
+namespace musefm {
+
+struct EmbeddingFileWriter::Impl {
+  Impl(const Extractor& ex, const std::string& model_dir, const std::string& hash,
+       const std::string& format)
+      : ex_(ex), format_(format) {
+    const EncoderConfig& c = ex.encoder().config();
+    base_ = {{"model",
+              {{"dir", model_dir}, {"hash", hash}, {"config", nlohmann::json::parse(c.to_json())}}},
+             {"extract", nlohmann::json::parse(ex.config().to_json())},
+             {"layers", ex.config().layers == "weighted" ? nlohmann::json("weighted")
+                                                         : nlohmann::json(ex.layers())},
+             {"frame_rate", c.frame_rate()},
+             {"window_samples", ex.window_samples()},
+             {"hop_samples", ex.hop_samples()},
+             {"musefm_version", MUSEFM_VERSION}};
+  }
+
+  AudioLoadOptions audio_options() const {
+    AudioLoadOptions opt;
+    opt.target_rate = ex_.encoder().config().sample_rate;
+    return opt;
+  }
+
+  bool fits_one_window(const std::string& in) const {
+    const AudioInfo info = probe_audio(in);
+    // The last window may be an eighth longer than --window (extract.h).
+    return ex_.window_samples() == 0 || info.duration_s() * ex_.encoder().config().sample_rate <=
+                                            double(ex_.window_samples() * 9 / 8);
+  }
+
+  // A long file, block by block through an ExtractStream.
+  void stream(const std::string& in, const std::string& out) const {
+    const EncoderConfig& c = ex_.encoder().config();
+    const int64_t block =
+        std::max<int64_t>(int64_t(c.sample_rate) * 10, ex_.hop_samples() * ex_.config().batch);
+    AudioStream audio(in, audio_options(), block);
+    const int64_t total = audio.expected_frames(), T = ex_.encoder().num_frames(total);
+    MUSEFM_CHECK(T >= 1, "'", in, "': ", total,
+                 " samples are too short for one frame of the model");
+    const int64_t L = ex_.num_outputs(), H = c.hidden_size;
+    const bool mean = ex_.config().pool == Pool::Mean;
+    at::Tensor sum = at::zeros({L, H}, at::kDouble);
+    std::vector<at::Tensor> kept;  // safetensors without pooling
+    std::unique_ptr<io_detail::NpyFileWriter> npy;
+    if (!mean && format_ == "npy")
+      npy = std::make_unique<io_detail::NpyFileWriter>(out, std::vector<int64_t>{L, T, H});
+    int64_t t = 0;
+    const auto consume = [&](const at::Tensor& frames_any) {
+      const at::Tensor frames = frames_any.to(at::kCPU).contiguous();
+      const int64_t n = frames.size(1);
+      MUSEFM_CHECK(t + n <= T, "'", in, "': decoded more audio than its header announced");
+      if (mean) {
+        sum += frames.to(at::kDouble).sum(1);
+      } else if (npy) {
+        for (int64_t l = 0; l < L; ++l)
+          npy->write((l * T + t) * H, frames[l].data_ptr<float>(), n * H);
+      } else {
+        kept.push_back(frames);
+      }
+      t += n;
+    };
+    ExtractStream s = ex_.create_stream();
+    std::vector<float> samples;
+    while (audio.read(samples)) {
+      s.accept_waveform(samples.data(), samples.size());
+      consume(s.compute());
+    }
+    consume(s.flush());
+    MUSEFM_CHECK(t == T, "'", in, "': decoded ", s.samples_accepted(),
+                 " samples, the header announced ", total);
+    at::Tensor result = mean ? (sum / double(T)).to(at::kFloat) : at::Tensor();
+    if (!mean && !npy) result = at::cat(kept, 1);
+    finish(in, out, result, T, npy.get());
+  }
+
+  // Files that fit in one window: decoded whole and encoded together.
+  void batched(std::vector<FileJob>& jobs) const {
+    std::vector<at::Tensor> waves;
+    std::vector<FileJob*> ok;
+    for (auto& j : jobs) {
+      try {
+        const at::Tensor w = waveform_tensor(load_audio(j.input, audio_options()));
+        MUSEFM_CHECK(ex_.encoder().num_frames(w.size(0)) >= 1, "'", j.input, "': ", w.size(0),
+                     " samples are too short for one frame of the model");
+        waves.push_back(w);
+        ok.push_back(&j);
+      } catch (const Error& e) {
+        j.error = e.what();
+      }
+    }
+    if (waves.empty()) return;
+    const std::vector<at::Tensor> results = ex_.extract(waves);
+    for (size_t i = 0; i < ok.size(); ++i) {
+      try {
+        finish(ok[i]->input, ok[i]->output, results[i].to(at::kCPU).contiguous(),
+               ex_.encoder().num_frames(waves[i].size(0)), nullptr);
+      } catch (const Error& e) {
+        ok[i]->error = e.what();
+      }
+    }
+  }
+
+  void finish(const std::string& in, const std::string& out, const at::Tensor& emb, int64_t frames,
+              io_detail::NpyFileWriter* npy) const {
+    const AudioInfo info = probe_audio(in);
+    nlohmann::json side = base_;
+    side["frames"] = frames;
+    side["shape"] = npy ? npy->shape() : emb.sizes().vec();
+    side["layout"] = ex_.config().pool == Pool::Mean ? "outputs x dims" : "outputs x frames x dims";
+    side["audio"] = {{"path", in},
+                     {"duration_s", info.duration_s()},
+                     {"sample_rate", info.sample_rate},
+                     {"channels", info.channels}};
+    const std::string text = side.dump(2) + "\n";
+    io_detail::AtomicFile sidecar(sidecar_path(out));
+    sidecar.write(text.data(), text.size());
+    if (npy) {
+      npy->commit();
+    } else if (format_ == "npy") {
+      write_npy(out, emb.data_ptr<float>(), emb.sizes().vec());
+    } else {  // one tensor "embeddings" + the sidecar JSON as metadata
+      save_safetensors(out, {{"embeddings", emb}}, {{"musefm", side.dump()}});
+    }
+    sidecar.commit();
+  }
+
+  const Extractor& ex_;
+  std::string format_;
+  nlohmann::json base_;
+};
+
+EmbeddingFileWriter::EmbeddingFileWriter(const Extractor& ex, const std::string& model_dir,
+                                         const std::string& format) {
+  MUSEFM_CHECK(format == "npy" || format == "safetensors", "extract: format '", format,
+               "' is not npy or safetensors");
+  const std::string hash =
+      file_checksum((std::filesystem::path(model_dir) / "model.safetensors").string());
+  impl_ = std::make_shared<const Impl>(ex, model_dir, hash, format);
+}
+
+void EmbeddingFileWriter::write(std::vector<FileJob>& jobs) const {
+  std::vector<FileJob> short_ones;
+  for (auto& j : jobs) {
+    try {
+      if (impl_->fits_one_window(j.input)) {
+        short_ones.push_back(j);
+      } else {
+        impl_->stream(j.input, j.output);
+      }
+    } catch (const Error& e) {
+      j.error = e.what();
+    }
+  }
+  impl_->batched(short_ones);
+  for (const auto& s : short_ones)
+    for (auto& j : jobs)
+      if (j.input == s.input) j.error = s.error;
+}
+
+}  // namespace musefm

@@ -1,0 +1,116 @@
+// collect_inputs() and run_file_batch() (musefm/file_batch.h).
+#include "musefm/file_batch.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "musefm/error.h"
+#include "musefm/feature_runner.h"
+#include "musefm/manifest.h"
+
+namespace musefm {
+namespace fs = std::filesystem;
+
+namespace {
+bool is_audio(const fs::path& p) {
+  static const std::set<std::string> audio_ext{".wav",  ".flac", ".ogg", ".opus", ".mp3",
+                                               ".aiff", ".aif",  ".oga", ".w64",  ".caf"};
+  std::string ext = p.extension().string();
+  for (auto& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
+  return audio_ext.count(ext) > 0;
+}
+
+std::string without_extension(const fs::path& p) { return (p.parent_path() / p.stem()).string(); }
+
+std::vector<FileInput> audio_in(const std::string& dir) {
+  std::error_code ec;
+  std::vector<FileInput> found;
+  for (const auto& e : fs::recursive_directory_iterator(dir, ec))
+    if (e.is_regular_file() && is_audio(e.path()))
+      found.push_back({e.path().string(), without_extension(fs::relative(e.path(), dir))});
+  std::sort(found.begin(), found.end(),
+            [](const FileInput& x, const FileInput& y) { return x.path < y.path; });
+  MUSEFM_CHECK(!found.empty(), "input directory '", dir, "' holds no audio files");
+  return found;
+}
+}  // namespace
+
+std::vector<FileInput> collect_inputs(const std::vector<std::string>& args) {
+  MUSEFM_CHECK(!args.empty(), "no input files given");
+  std::vector<FileInput> out;
+  for (const auto& a : args) {
+    std::error_code ec;
+    if (fs::path(a).extension() == ".tsv") {
+      for (const auto& e : read_manifest(a)) out.push_back({e.path, without_extension(e.relative)});
+    } else if (fs::is_directory(a, ec)) {
+      const auto found = audio_in(a);
+      out.insert(out.end(), found.begin(), found.end());
+    } else {
+      out.push_back({a, fs::path(a).stem().string()});  // missing files are reported per item
+    }
+  }
+  std::map<std::string, std::string> seen;
+  for (const auto& i : out) {
+    auto [it, fresh] = seen.emplace(i.key, i.path);
+    MUSEFM_CHECK(fresh, "inputs '", it->second, "' and '", i.path,
+                 "' would write the same output '", i.key,
+                 "': give them in one directory or manifest, or process them separately");
+  }
+  return out;
+}
+
+FileBatchSummary run_file_batch(const std::vector<FileInput>& inputs, const std::string& out_dir,
+                                bool overwrite, const std::string& label,
+                                const std::string& extension, size_t group,
+                                const std::function<void(std::vector<FileJob>&)>& process,
+                                const ProgressCallbacks& progress) {
+  fs::create_directories(out_dir);
+  FileBatchSummary s;
+  s.failures_path = (fs::path(out_dir) / "failures.jsonl").string();
+  std::ofstream failures;
+  progress.on_begin(label, int64_t(inputs.size()));
+  std::vector<FileJob> pending;
+  const auto run_pending = [&] {
+    if (pending.empty()) return;
+    try {
+      process(pending);
+    } catch (const Error& e) {
+      for (auto& j : pending)
+        if (j.error.empty()) j.error = e.what();
+    }
+    for (const auto& j : pending) {
+      if (j.error.empty()) {
+        ++s.written;
+      } else {
+        ++s.failed;
+        if (!failures.is_open()) failures.open(s.failures_path, std::ios::app);
+        failures << nlohmann::json{{"input", j.input}, {"error", j.error}}.dump() << "\n";
+        failures.flush();
+        progress.on_log(LogLevel::Warning, j.error);
+      }
+      progress.on_step(1, fs::path(j.input).filename().string());
+    }
+    pending.clear();
+  };
+  for (const auto& in : inputs) {
+    const std::string out = (fs::path(out_dir) / in.key).string() + extension;
+    if (!overwrite && fs::exists(out) && fs::exists(sidecar_path(out))) {
+      ++s.skipped;  // resume: finished earlier
+      progress.on_step(1, fs::path(in.path).filename().string());
+      continue;
+    }
+    std::error_code ec;
+    fs::create_directories(fs::path(out).parent_path(), ec);
+    pending.push_back({in.path, out, ""});
+    if (pending.size() >= std::max<size_t>(group, 1)) run_pending();
+  }
+  run_pending();
+  progress.on_end();
+  return s;
+}
+
+}  // namespace musefm
