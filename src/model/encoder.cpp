@@ -76,6 +76,10 @@ int64_t Encoder::num_frames(int64_t n) const {
 }
 
 namespace {
+const model_detail::ForwardContext& inference_context() {
+  return model_detail::ForwardContext::inference();
+}
+
 // Shortest input giving one frame (MERT-v1: the conv stack's receptive field, 400 samples).
 int64_t min_samples(const EncoderConfig& c) {
   if (c.model_type == "musicfm") return model_detail::musicfm_min_samples(c);
@@ -97,21 +101,24 @@ at::Tensor Encoder::extract_features(const at::Tensor& waveform) const {
   c10::InferenceMode inference;
   const at::Tensor x = prepared(*impl_, waveform, min_samples(impl_->config));
   if (impl_->musicfm())
-    return model_detail::musicfm_subsample(impl_->config, impl_->weights, impl_->normalised_mel(x));
-  return model_detail::mert_extract_features(impl_->config, impl_->weights, x);
+    return model_detail::musicfm_subsample(impl_->config, impl_->weights, impl_->normalised_mel(x),
+                                           inference_context());
+  return model_detail::mert_extract_features(impl_->config, impl_->weights, x, inference_context());
 }
 
 std::vector<at::Tensor> Encoder::forward(const at::Tensor& waveform, int num_states) const {
   c10::InferenceMode inference;
   const at::Tensor x = prepared(*impl_, waveform, min_samples(impl_->config));
   if (impl_->musicfm()) {
-    const at::Tensor sub =
-        model_detail::musicfm_subsample(impl_->config, impl_->weights, impl_->normalised_mel(x));
-    return model_detail::musicfm_conformer(impl_->config, impl_->weights, sub, {}, num_states);
+    const at::Tensor sub = model_detail::musicfm_subsample(
+        impl_->config, impl_->weights, impl_->normalised_mel(x), inference_context());
+    return model_detail::musicfm_conformer(impl_->config, impl_->weights, sub, inference_context(),
+                                           {}, num_states);
   }
   model_detail::HybridInputs extra;
   if (impl_->hybrid) extra = (*impl_->hybrid)(x, num_frames(x.size(1)));
-  return model_detail::mert_forward(impl_->config, impl_->weights, x, {}, extra, num_states);
+  return model_detail::mert_forward(impl_->config, impl_->weights, x, inference_context(), {},
+                                    extra, num_states);
 }
 
 std::vector<std::vector<at::Tensor>> Encoder::forward_batch(
@@ -144,8 +151,10 @@ std::vector<std::vector<at::Tensor>> Encoder::forward_batch(
     at::Tensor mel = at::zeros({B, c.n_mels, T}, opts);
     for (int64_t b = 0; b < B; ++b)
       mel[b].narrow(1, 0, mel_frames[size_t(b)]).copy_(mels[size_t(b)]);
-    const at::Tensor sub = model_detail::musicfm_subsample(c, impl_->weights, mel, mel_frames);
-    states = model_detail::musicfm_conformer(c, impl_->weights, sub, frames, num_states);
+    const at::Tensor sub =
+        model_detail::musicfm_subsample(c, impl_->weights, mel, inference_context(), mel_frames);
+    states = model_detail::musicfm_conformer(c, impl_->weights, sub, inference_context(), frames,
+                                             num_states);
   } else {
     at::Tensor x = at::zeros({B, longest}, opts);
     for (int64_t b = 0; b < B; ++b)
@@ -165,7 +174,8 @@ std::vector<std::vector<at::Tensor>> Encoder::forward_batch(
         pad(extra.mel, one.mel, b);
       }
     }
-    states = model_detail::mert_forward(c, impl_->weights, x, lengths, extra, num_states);
+    states = model_detail::mert_forward(c, impl_->weights, x, inference_context(), lengths, extra,
+                                        num_states);
   }
   std::vector<std::vector<at::Tensor>> out(static_cast<size_t>(B));
   for (int64_t b = 0; b < B; ++b)

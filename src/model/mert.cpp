@@ -18,17 +18,17 @@ namespace {
 const at::Tensor& W(const Weights& w, const std::string& name) { return w.at(name); }
 
 // HubertAttention: q/k/v projections, softmax(q k^T / sqrt(d)) v, output projection.
-at::Tensor attention(const EncoderConfig& c, const Weights& w, const std::string& p,
-                     const at::Tensor& h, const at::Tensor& key_mask) {
+at::Tensor attention(const EncoderConfig& c, const Weights& w, const ForwardContext& ctx,
+                     const std::string& p, const at::Tensor& h, const at::Tensor& key_mask) {
   const int64_t B = h.size(0), T = h.size(1), heads = c.num_attention_heads,
                 d = c.hidden_size / heads;
   auto split = [&](const at::Tensor& x) { return x.view({B, T, heads, d}).transpose(1, 2); };
   // One GEMM for q, k and v (weights concatenated on load, fuse_projections()).
   const auto qkv = linear(h, w, p + ".qkv_proj").chunk(3, -1);
   const at::Tensor q = split(qkv[0]), k = split(qkv[1]), v = split(qkv[2]);
-  const at::Tensor o = attend(q, k, v, c.attention, key_mask);
-  return dropout(linear(o.transpose(1, 2).reshape({B, T, c.hidden_size}), w, p + ".out_proj"),
-                 forward_options().dropout);
+  const at::Tensor o = attend(ctx, q, k, v, c.attention, key_mask);
+  return dropout(ctx, linear(o.transpose(1, 2).reshape({B, T, c.hidden_size}), w, p + ".out_proj"),
+                 ctx.dropout);
 }
 
 // Frames of each item after conv layer i (valid convolution).
@@ -37,11 +37,11 @@ std::vector<int64_t> conv_frames(const EncoderConfig& c, size_t i, std::vector<i
   return n;
 }
 
-at::Tensor feed_forward(const Weights& w, const std::string& p, const at::Tensor& h) {
-  const ForwardOptions& o = forward_options();
+at::Tensor feed_forward(const ForwardContext& o, const Weights& w, const std::string& p,
+                        const at::Tensor& h) {
   const at::Tensor a =
-      dropout(at::gelu(linear(h, w, p + ".intermediate_dense")), o.activation_dropout);
-  return dropout(linear(a, w, p + ".output_dense"), o.dropout);
+      dropout(o, at::gelu(linear(h, w, p + ".intermediate_dense")), o.activation_dropout);
+  return dropout(o, linear(a, w, p + ".output_dense"), o.dropout);
 }
 
 at::Tensor positional_embedding(const EncoderConfig& c, const Weights& w, const at::Tensor& h) {
@@ -103,7 +103,7 @@ constexpr int64_t kConvChunkFrames = 192;
 }  // namespace
 
 at::Tensor mert_extract_features(const EncoderConfig& c, const Weights& w, const at::Tensor& x,
-                                 const std::vector<int64_t>& lengths) {
+                                 const ForwardContext& ctx, const std::vector<int64_t>& lengths) {
   const std::vector<int64_t> n =
       lengths.empty() ? std::vector<int64_t>(size_t(x.size(0)), x.size(1)) : lengths;
   int64_t hop = 1, field = 1;
@@ -111,7 +111,7 @@ at::Tensor mert_extract_features(const EncoderConfig& c, const Weights& w, const
     field = (field - 1) * c.conv_stride[i] + c.conv_kernel[i];
   for (int s : c.conv_stride) hop *= s;
   const int64_t T = mert_num_frames(c, x.size(1));
-  if (forward_options().training && lengths.empty()) {
+  if (ctx.training && lengths.empty()) {
     // Training crops are short and unpadded: the whole stack in one pass with the native
     // GroupNorm (fewer passes over layer 0's activations, a fused backward), as HF's
     // HubertGroupNormConvLayer.
@@ -173,12 +173,11 @@ void mert_fuse_projections(const EncoderConfig& c, Weights& w) {
 }
 
 std::vector<at::Tensor> mert_forward(const EncoderConfig& c, const Weights& w, const at::Tensor& x,
-                                     const std::vector<int64_t>& lengths,
+                                     const ForwardContext& opt, const std::vector<int64_t>& lengths,
                                      const HybridInputs& hybrid, int num_states) {
   const size_t wanted =
       size_t(num_states > 0 ? std::min(num_states, c.num_hidden_states()) : c.num_hidden_states());
-  const ForwardOptions& opt = forward_options();
-  at::Tensor conv = mert_extract_features(c, w, x, lengths);
+  at::Tensor conv = mert_extract_features(c, w, x, opt, lengths);
   if (opt.training && opt.feature_grad_mult != 1.0)  // fairseq's GradMultiply
     conv = conv * opt.feature_grad_mult + conv.detach() * (1.0 - opt.feature_grad_mult);
   if (opt.features_out) *opt.features_out = conv;  // features_pen sees the scaled gradient too
@@ -189,32 +188,35 @@ std::vector<at::Tensor> mert_forward(const EncoderConfig& c, const Weights& w, c
   const double eps = c.layer_norm_eps;
   at::Tensor h =
       c.feat_proj_layer_norm ? layer_norm(feats, w, "feature_projection.layer_norm", 1e-5) : feats;
-  h = dropout(linear(h, w, "feature_projection.projection"), opt.dropout_input);
+  h = dropout(opt, linear(h, w, "feature_projection.projection"), opt.dropout_input);
   if (opt.after_projection) h = opt.after_projection(h);
   h = zero_padding(h, mask);  // HubertEncoder zeroes padded frames before the positional conv
   h = h + positional_embedding(c, w, h);
   std::vector<at::Tensor> states;
   if (!c.do_stable_layer_norm) {  // HubertEncoder (post-LN)
-    h = dropout(layer_norm(h, w, "encoder.layer_norm", eps), opt.dropout);
+    h = dropout(opt, layer_norm(h, w, "encoder.layer_norm", eps), opt.dropout);
     states.push_back(h);
     for (int n = 0; n < c.num_hidden_layers && states.size() < wanted; ++n) {
       const std::string p = "encoder.layers." + std::to_string(n);
-      if (!skip_layer()) {
-        h = layer_norm(h + attention(c, w, p + ".attention", h, mask), w, p + ".layer_norm", eps);
-        h = layer_norm(h + feed_forward(w, p + ".feed_forward", h), w, p + ".final_layer_norm",
+      if (!skip_layer(opt)) {
+        h = layer_norm(h + attention(c, w, opt, p + ".attention", h, mask), w, p + ".layer_norm",
+                       eps);
+        h = layer_norm(h + feed_forward(opt, w, p + ".feed_forward", h), w, p + ".final_layer_norm",
                        eps);
       }
       states.push_back(h);
     }
   } else {  // HubertEncoderStableLayerNorm (pre-LN)
-    h = dropout(h, opt.dropout);
+    h = dropout(opt, h, opt.dropout);
     for (int n = 0; n < c.num_hidden_layers; ++n) {
       const std::string p = "encoder.layers." + std::to_string(n);
       states.push_back(h);
       if (states.size() == wanted) return states;
-      if (skip_layer()) continue;
-      h = h + attention(c, w, p + ".attention", layer_norm(h, w, p + ".layer_norm", eps), mask);
-      h = h + feed_forward(w, p + ".feed_forward", layer_norm(h, w, p + ".final_layer_norm", eps));
+      if (skip_layer(opt)) continue;
+      h = h +
+          attention(c, w, opt, p + ".attention", layer_norm(h, w, p + ".layer_norm", eps), mask);
+      h = h +
+          feed_forward(opt, w, p + ".feed_forward", layer_norm(h, w, p + ".final_layer_norm", eps));
     }
     states.push_back(layer_norm(h, w, "encoder.layer_norm", eps));
   }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "model/forward_context.h"
 #include "model/weights.h"
 
 namespace musefm::model_detail {
@@ -21,13 +22,14 @@ WeightSpec musicfm_weight_spec(const EncoderConfig& c);
 /// `mel_frames` (per item, empty = all T) marks right-padded items whose padding is zero; their
 /// real frames equal those of the unpadded item.
 at::Tensor musicfm_subsample(const EncoderConfig& c, const Weights& w, const at::Tensor& mel,
+                             const ForwardContext& ctx,
                              const std::vector<int64_t>& mel_frames = {});
 /// Conformer: subsampled [B, T', H] -> num_hidden_layers + 1 hidden states (input of every
 /// layer, then the final layer_norm output), as Wav2Vec2ConformerEncoder(output_hidden_states).
 /// `frames` (per item, empty = all T') masks padded keys and the depthwise conv's input.
 /// `num_states` > 0 stops after that many hidden states.
 std::vector<at::Tensor> musicfm_conformer(const EncoderConfig& c, const Weights& w,
-                                          const at::Tensor& x,
+                                          const at::Tensor& x, const ForwardContext& ctx,
                                           const std::vector<int64_t>& frames = {},
                                           int num_states = 0);
 /// Adds the concatenated q/k projections (`...self_attn.linear_qk.*`) the forward pass uses.

@@ -168,7 +168,7 @@ md::Weights PretrainModel::current_weights() const {
 }
 
 at::Tensor PretrainModel::encode(const at::Tensor& audio, const at::Tensor& mask, int64_t frames,
-                                 at::Tensor* features) const {
+                                 const md::ForwardContext& ctx, at::Tensor* features) const {
   const md::Weights w = current_weights();
   if (c_.model.model_type == "musicfm") {
     at::Tensor mel;
@@ -176,15 +176,15 @@ at::Tensor PretrainModel::encode(const at::Tensor& audio, const at::Tensor& mask
       at::NoGradGuard no_grad;
       mel = ((*mel_)(audio)-c_.model.mel_mean) / c_.model.mel_std;
     }
-    const at::Tensor sub = md::musicfm_subsample(c_.model, w, mel);
-    return md::musicfm_conformer(c_.model, w, sub).back().narrow(1, 0, frames);
+    const at::Tensor sub = md::musicfm_subsample(c_.model, w, mel, ctx);
+    return md::musicfm_conformer(c_.model, w, sub, ctx).back().narrow(1, 0, frames);
   }
   md::HybridInputs extra;
   if (hybrid_) {
     at::NoGradGuard no_grad;
     extra = (*hybrid_)(audio, md::mert_num_frames(c_.model, audio.size(1)));
   }
-  md::ForwardOptions o = md::forward_options();  // dropouts set by the caller's scope
+  md::ForwardContext o = ctx;
   o.features_out = features;
   if (by_name_.count("masked_spec_embed")) {
     const at::Tensor emb = by_name_.at("masked_spec_embed");
@@ -194,15 +194,14 @@ at::Tensor PretrainModel::encode(const at::Tensor& audio, const at::Tensor& mask
       return at::where(m.unsqueeze(-1), emb.to(h.scalar_type()).view({1, 1, -1}), h);
     };
   }
-  md::ForwardOptionsScope scope(o);
-  return md::mert_forward(c_.model, w, audio, {}, extra).back().narrow(1, 0, frames);
+  return md::mert_forward(c_.model, w, audio, o, {}, extra).back().narrow(1, 0, frames);
 }
 
 std::pair<at::Tensor, LossSums> PretrainModel::forward(
     const at::Tensor& audio, const at::Tensor& clean, const std::vector<at::Tensor>& targets,
     const at::Tensor& mask, const LossScale& scale, bool training) const {
   const auto& o = c_.objective;
-  md::ForwardOptions fo;
+  md::ForwardContext fo;
   fo.training = training;
   fo.dropout = o.dropout;
   fo.attention_dropout = o.attention_dropout;
@@ -210,11 +209,10 @@ std::pair<at::Tensor, LossSums> PretrainModel::forward(
   fo.dropout_input = o.dropout_input;
   fo.layerdrop = o.layerdrop;
   fo.feature_grad_mult = o.feature_grad_mult;
-  md::ForwardOptionsScope scope(fo);
   const int64_t T = mask.size(1), C = int64_t(k_.size());
   const at::Tensor dev_mask = mask.to(device_);
   at::Tensor features;
-  const at::Tensor x = encode(audio.to(device_), dev_mask, T, &features);
+  const at::Tensor x = encode(audio.to(device_), dev_mask, T, fo, &features);
   const at::Tensor xm = x.index({dev_mask}).to(at::kFloat);  // [M, H]
   at::Tensor loss = at::zeros({}, x.options().dtype(at::kFloat));
   const auto sums_opts = at::TensorOptions(device_).dtype(at::kDouble);

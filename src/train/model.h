@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "model/forward_context.h"
 #include "model/hybrid.h"
 #include "model/weights.h"
 #include "musefm/features.h"
@@ -58,7 +59,7 @@ class PretrainModel {
  private:
   model_detail::Weights current_weights() const;
   at::Tensor encode(const at::Tensor& audio, const at::Tensor& mask, int64_t frames,
-                    at::Tensor* features) const;
+                    const model_detail::ForwardContext& ctx, at::Tensor* features) const;
 
   const PretrainConfig& c_;
   std::vector<int64_t> k_;
