@@ -4,9 +4,14 @@
 //   GELU) -> post-LN (95M) or pre-LN (330M) transformer layers.
 #include "model/mert.h"
 
+#include <ATen/core/grad_mode.h>
+
 #include <algorithm>
+#include <memory>
+#include <optional>
 #include <tuple>
 
+#include "model/family.h"
 #include "model/fft_conv.h"
 #include "model/ops.h"
 
@@ -162,16 +167,6 @@ at::Tensor mert_extract_features(const EncoderConfig& c, const Weights& w, const
   return at::cat(chunks, 2).transpose(1, 2);
 }
 
-void mert_fuse_projections(const EncoderConfig& c, Weights& w) {
-  for (int n = 0; n < c.num_hidden_layers; ++n) {
-    const std::string p = "encoder.layers." + std::to_string(n) + ".attention.";
-    for (const char* t : {".weight", ".bias"})
-      w[p + "qkv_proj" + t] =
-          at::cat({w.at(p + "q_proj" + t), w.at(p + "k_proj" + t), w.at(p + "v_proj" + t)})
-              .contiguous();
-  }
-}
-
 std::vector<at::Tensor> mert_forward(const EncoderConfig& c, const Weights& w, const at::Tensor& x,
                                      const ForwardContext& opt, const std::vector<int64_t>& lengths,
                                      const HybridInputs& hybrid, int num_states) {
@@ -221,6 +216,102 @@ std::vector<at::Tensor> mert_forward(const EncoderConfig& c, const Weights& w, c
     states.push_back(layer_norm(h, w, "encoder.layer_norm", eps));
   }
   return states;
+}
+
+namespace {
+
+class MertForward final : public FamilyForward {
+ public:
+  explicit MertForward(const EncoderConfig& c) : c_(c) {
+    if (c.hybrid_features != "none") hybrid_.emplace(c);
+  }
+
+  at::Tensor features(const Weights& w, const at::Tensor& x,
+                      const ForwardContext& ctx) const override {
+    return mert_extract_features(c_, w, x, ctx);
+  }
+
+  std::vector<at::Tensor> forward(const Weights& w, const at::Tensor& x, const ForwardContext& ctx,
+                                  int num_states) const override {
+    HybridInputs extra;
+    if (hybrid_) {
+      at::NoGradGuard no_grad;
+      extra = (*hybrid_)(x, mert_num_frames(c_, x.size(1)));
+    }
+    return mert_forward(c_, w, x, ctx, {}, extra, num_states);
+  }
+
+  std::vector<at::Tensor> forward_padded(const Weights& w, const std::vector<at::Tensor>& waveforms,
+                                         const std::vector<int64_t>& frames,
+                                         const at::Device& device, const ForwardContext& ctx,
+                                         int num_states) const override {
+    const int64_t B = int64_t(waveforms.size());
+    const auto opts = at::TensorOptions(device).dtype(at::kFloat);
+    std::vector<int64_t> lengths;
+    for (const auto& wav : waveforms) lengths.push_back(wav.size(0));
+    at::Tensor x = at::zeros({B, *std::max_element(lengths.begin(), lengths.end())}, opts);
+    for (int64_t b = 0; b < B; ++b)
+      x[b].narrow(0, 0, lengths[size_t(b)]).copy_(waveforms[size_t(b)]);
+    HybridInputs extra;
+    if (hybrid_) {  // per item (centred frames reflect at each item's end), then padded
+      at::NoGradGuard no_grad;
+      const int64_t T = *std::max_element(frames.begin(), frames.end());
+      const auto pad = [&](at::Tensor& all, const at::Tensor& one, int64_t b) {
+        if (!one.defined()) return;
+        if (!all.defined()) all = at::zeros({B, T, one.size(2)}, opts);
+        all[b].narrow(0, 0, one.size(1)).copy_(one[0]);
+      };
+      for (int64_t b = 0; b < B; ++b) {
+        const auto one =
+            (*hybrid_)(waveforms[size_t(b)].to(device, at::kFloat).unsqueeze(0), frames[size_t(b)]);
+        pad(extra.cqt, one.cqt, b);
+        pad(extra.mel, one.mel, b);
+      }
+    }
+    return mert_forward(c_, w, x, ctx, lengths, extra, num_states);
+  }
+
+ private:
+  EncoderConfig c_;
+  std::optional<HybridFrontEnd> hybrid_;  ///< CQT / mel frames (config.hybrid_features)
+};
+
+class MertFamily final : public ModelFamily {
+ public:
+  WeightSpec weight_spec(const EncoderConfig& c) const override { return mert_weight_spec(c); }
+  std::vector<WeightNormed> weight_norms(const EncoderConfig&) const override {
+    return {{"encoder.pos_conv_embed.conv", 2}};
+  }
+  std::vector<FusedProjection> fused_projections(const EncoderConfig& c) const override {
+    std::vector<FusedProjection> f;
+    for (int n = 0; n < c.num_hidden_layers; ++n)
+      f.push_back({"encoder.layers." + std::to_string(n) + ".attention.",
+                   "qkv_proj",
+                   {"q_proj", "k_proj", "v_proj"}});
+    return f;
+  }
+  int64_t num_frames(const EncoderConfig& c, int64_t n) const override {
+    return mert_num_frames(c, n);
+  }
+  // The conv stack's receptive field (MERT-v1: 400 samples).
+  int64_t min_samples(const EncoderConfig& c) const override {
+    int64_t r = 1;
+    for (size_t i = c.conv_kernel.size(); i-- > 0;)
+      r = (r - 1) * c.conv_stride[i] + c.conv_kernel[i];
+    return r;
+  }
+  int64_t feature_channels(const EncoderConfig& c) const override { return c.conv_dim.back(); }
+  std::string mask_embedding() const override { return "masked_spec_embed"; }
+  bool feature_tap() const override { return true; }
+  std::unique_ptr<FamilyForward> forward_pass(const EncoderConfig& c) const override {
+    return std::make_unique<MertForward>(c);
+  }
+};
+}  // namespace
+
+const ModelFamily& mert_family() {
+  static const MertFamily family;
+  return family;
 }
 
 }  // namespace musefm::model_detail

@@ -1,4 +1,5 @@
-// Internal: the MERT-v1 / HF Hubert forward pass as functional ATen ops over named weights.
+// Internal: the MERT-v1 / HF Hubert forward pass as functional ATen ops over named weights
+// (used through its ModelFamily, model/family.h).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -26,8 +27,6 @@ std::vector<at::Tensor> mert_forward(const EncoderConfig& c, const Weights& w, c
                                      const ForwardContext& ctx,
                                      const std::vector<int64_t>& lengths = {},
                                      const HybridInputs& hybrid = {}, int num_states = 0);
-/// Adds the concatenated q/k/v projections (`...attention.qkv_proj.*`) the forward pass uses.
-void mert_fuse_projections(const EncoderConfig& c, Weights& w);
 /// Frames for `n` samples: the conv stack's valid-convolution length.
 int64_t mert_num_frames(const EncoderConfig& c, int64_t n);
 

@@ -8,8 +8,16 @@
 //   h += 0.5 FFN1(LN h); h += Attn(LN h); h += Conv(h); h += 0.5 FFN2(LN h); h = LN_final(h).
 #include "model/musicfm.h"
 
+#include <ATen/core/grad_mode.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "model/family.h"
+#include "model/hybrid.h"
 #include "model/ops.h"
 #include "musefm/error.h"
+#include "musefm/features.h"
 
 namespace musefm::model_detail {
 namespace {
@@ -192,15 +200,6 @@ at::Tensor musicfm_subsample(const EncoderConfig& c, const Weights& w, const at:
   return linear(x, w, "conv.linear");
 }
 
-void musicfm_fuse_projections(const EncoderConfig& c, Weights& w) {
-  for (int n = 0; n < c.num_hidden_layers; ++n) {
-    const std::string p = "conformer.layers." + std::to_string(n) + ".self_attn.";
-    for (const char* t : {".weight", ".bias"})
-      w[p + "linear_qk" + t] =
-          at::cat({w.at(p + "linear_q" + t), w.at(p + "linear_k" + t)}).contiguous();
-  }
-}
-
 std::vector<at::Tensor> musicfm_conformer(const EncoderConfig& c, const Weights& w,
                                           const at::Tensor& x, const ForwardContext& ctx,
                                           const std::vector<int64_t>& frames, int num_states) {
@@ -233,6 +232,80 @@ std::vector<at::Tensor> musicfm_conformer(const EncoderConfig& c, const Weights&
   }
   states.push_back(layer_norm(h, w, "conformer.layer_norm", c.layer_norm_eps));
   return states;
+}
+
+namespace {
+
+class MusicFmForward final : public FamilyForward {
+ public:
+  explicit MusicFmForward(const EncoderConfig& c) : c_(c), mel_(encoder_mel_config(c, true)) {}
+
+  at::Tensor features(const Weights& w, const at::Tensor& x,
+                      const ForwardContext& ctx) const override {
+    return musicfm_subsample(c_, w, normalised_mel(x), ctx);
+  }
+
+  std::vector<at::Tensor> forward(const Weights& w, const at::Tensor& x, const ForwardContext& ctx,
+                                  int num_states) const override {
+    return musicfm_conformer(c_, w, features(w, x, ctx), ctx, {}, num_states);
+  }
+
+  std::vector<at::Tensor> forward_padded(const Weights& w, const std::vector<at::Tensor>& waveforms,
+                                         const std::vector<int64_t>& frames,
+                                         const at::Device& device, const ForwardContext& ctx,
+                                         int num_states) const override {
+    // The mel front-end runs per item (its centred STFT reflects at each item's own end).
+    const int64_t B = int64_t(waveforms.size());
+    std::vector<at::Tensor> mels;
+    std::vector<int64_t> mel_frames;
+    for (const auto& wav : waveforms) {
+      mels.push_back(normalised_mel(wav.to(device, at::kFloat).unsqueeze(0))[0]);
+      mel_frames.push_back(mels.back().size(1));
+    }
+    const int64_t T = *std::max_element(mel_frames.begin(), mel_frames.end());
+    at::Tensor mel = at::zeros({B, c_.n_mels, T}, at::TensorOptions(device).dtype(at::kFloat));
+    for (int64_t b = 0; b < B; ++b)
+      mel[b].narrow(1, 0, mel_frames[size_t(b)]).copy_(mels[size_t(b)]);
+    const at::Tensor sub = musicfm_subsample(c_, w, mel, ctx, mel_frames);
+    return musicfm_conformer(c_, w, sub, ctx, frames, num_states);
+  }
+
+ private:
+  // Normalised log-mel [B, n_mels, T] (last frame dropped, checkpoint mean / std).
+  at::Tensor normalised_mel(const at::Tensor& x) const {
+    at::NoGradGuard no_grad;
+    return (mel_(x) - c_.mel_mean) / c_.mel_std;
+  }
+
+  EncoderConfig c_;
+  MelSpectrogram mel_;
+};
+
+class MusicFmFamily final : public ModelFamily {
+ public:
+  WeightSpec weight_spec(const EncoderConfig& c) const override { return musicfm_weight_spec(c); }
+  std::vector<FusedProjection> fused_projections(const EncoderConfig& c) const override {
+    std::vector<FusedProjection> f;
+    for (int n = 0; n < c.num_hidden_layers; ++n)
+      f.push_back({"conformer.layers." + std::to_string(n) + ".self_attn.",
+                   "linear_qk",
+                   {"linear_q", "linear_k"}});
+    return f;
+  }
+  int64_t num_frames(const EncoderConfig& c, int64_t n) const override {
+    return musicfm_num_frames(c, n);
+  }
+  int64_t min_samples(const EncoderConfig& c) const override { return musicfm_min_samples(c); }
+  int64_t feature_channels(const EncoderConfig& c) const override { return c.hidden_size; }
+  std::unique_ptr<FamilyForward> forward_pass(const EncoderConfig& c) const override {
+    return std::make_unique<MusicFmForward>(c);
+  }
+};
+}  // namespace
+
+const ModelFamily& musicfm_family() {
+  static const MusicFmFamily family;
+  return family;
 }
 
 }  // namespace musefm::model_detail

@@ -1,4 +1,5 @@
-// Internal: the MusicFM 25 Hz forward pass (minzwon/musicfm) as functional ATen ops.
+// Internal: the MusicFM 25 Hz forward pass (minzwon/musicfm) as functional ATen ops (used
+// through its ModelFamily, model/family.h).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -32,8 +33,6 @@ std::vector<at::Tensor> musicfm_conformer(const EncoderConfig& c, const Weights&
                                           const at::Tensor& x, const ForwardContext& ctx,
                                           const std::vector<int64_t>& frames = {},
                                           int num_states = 0);
-/// Adds the concatenated q/k projections (`...self_attn.linear_qk.*`) the forward pass uses.
-void musicfm_fuse_projections(const EncoderConfig& c, Weights& w);
 /// Output frames for `n` samples: floor(n / hop) mel frames, halved (ceil) twice.
 int64_t musicfm_num_frames(const EncoderConfig& c, int64_t n);
 /// Shortest input that gives one frame (the centred STFT's reflect padding needs n > n_fft/2).

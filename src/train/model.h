@@ -12,8 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "model/forward_context.h"
-#include "model/hybrid.h"
+#include "model/family.h"
 #include "model/weights.h"
 #include "musefm/features.h"
 #include "musefm/teachers.h"
@@ -66,9 +65,9 @@ class PretrainModel {
   at::Device device_;
   Named params_, buffers_;
   std::map<std::string, at::Tensor> by_name_;
+  const model_detail::ModelFamily& family_;
+  std::shared_ptr<const model_detail::FamilyForward> pass_;  ///< front-end + encoder stack
   std::optional<CqtTarget> cqt_;
-  std::optional<MelSpectrogram> mel_;
-  std::optional<model_detail::HybridFrontEnd> hybrid_;
 };
 
 /// Trainable parameter shapes of the encoder (+ heads) for a config, and the buffers.
