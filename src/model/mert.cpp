@@ -4,9 +4,14 @@
 //   GELU) -> post-LN (95M) or pre-LN (330M) transformer layers.
 #include "model/mert.h"
 
+#include <ATen/core/grad_mode.h>
+
 #include <algorithm>
+#include <memory>
+#include <optional>
 #include <tuple>
 
+#include "model/family.h"
 #include "model/fft_conv.h"
 #include "model/ops.h"
 
@@ -18,17 +23,17 @@ namespace {
 const at::Tensor& W(const Weights& w, const std::string& name) { return w.at(name); }
 
 // HubertAttention: q/k/v projections, softmax(q k^T / sqrt(d)) v, output projection.
-at::Tensor attention(const EncoderConfig& c, const Weights& w, const std::string& p,
-                     const at::Tensor& h, const at::Tensor& key_mask) {
+at::Tensor attention(const EncoderConfig& c, const Weights& w, const ForwardContext& ctx,
+                     const std::string& p, const at::Tensor& h, const at::Tensor& key_mask) {
   const int64_t B = h.size(0), T = h.size(1), heads = c.num_attention_heads,
                 d = c.hidden_size / heads;
   auto split = [&](const at::Tensor& x) { return x.view({B, T, heads, d}).transpose(1, 2); };
   // One GEMM for q, k and v (weights concatenated on load, fuse_projections()).
   const auto qkv = linear(h, w, p + ".qkv_proj").chunk(3, -1);
   const at::Tensor q = split(qkv[0]), k = split(qkv[1]), v = split(qkv[2]);
-  const at::Tensor o = attend(q, k, v, c.attention, key_mask);
-  return dropout(linear(o.transpose(1, 2).reshape({B, T, c.hidden_size}), w, p + ".out_proj"),
-                 forward_options().dropout);
+  const at::Tensor o = attend(ctx, q, k, v, c.attention, key_mask);
+  return dropout(ctx, linear(o.transpose(1, 2).reshape({B, T, c.hidden_size}), w, p + ".out_proj"),
+                 ctx.dropout);
 }
 
 // Frames of each item after conv layer i (valid convolution).
@@ -37,11 +42,11 @@ std::vector<int64_t> conv_frames(const EncoderConfig& c, size_t i, std::vector<i
   return n;
 }
 
-at::Tensor feed_forward(const Weights& w, const std::string& p, const at::Tensor& h) {
-  const ForwardOptions& o = forward_options();
+at::Tensor feed_forward(const ForwardContext& o, const Weights& w, const std::string& p,
+                        const at::Tensor& h) {
   const at::Tensor a =
-      dropout(at::gelu(linear(h, w, p + ".intermediate_dense")), o.activation_dropout);
-  return dropout(linear(a, w, p + ".output_dense"), o.dropout);
+      dropout(o, at::gelu(linear(h, w, p + ".intermediate_dense")), o.activation_dropout);
+  return dropout(o, linear(a, w, p + ".output_dense"), o.dropout);
 }
 
 at::Tensor positional_embedding(const EncoderConfig& c, const Weights& w, const at::Tensor& h) {
@@ -103,7 +108,7 @@ constexpr int64_t kConvChunkFrames = 192;
 }  // namespace
 
 at::Tensor mert_extract_features(const EncoderConfig& c, const Weights& w, const at::Tensor& x,
-                                 const std::vector<int64_t>& lengths) {
+                                 const ForwardContext& ctx, const std::vector<int64_t>& lengths) {
   const std::vector<int64_t> n =
       lengths.empty() ? std::vector<int64_t>(size_t(x.size(0)), x.size(1)) : lengths;
   int64_t hop = 1, field = 1;
@@ -111,7 +116,7 @@ at::Tensor mert_extract_features(const EncoderConfig& c, const Weights& w, const
     field = (field - 1) * c.conv_stride[i] + c.conv_kernel[i];
   for (int s : c.conv_stride) hop *= s;
   const int64_t T = mert_num_frames(c, x.size(1));
-  if (forward_options().training && lengths.empty()) {
+  if (ctx.training && lengths.empty()) {
     // Training crops are short and unpadded: the whole stack in one pass with the native
     // GroupNorm (fewer passes over layer 0's activations, a fused backward), as HF's
     // HubertGroupNormConvLayer.
@@ -162,23 +167,12 @@ at::Tensor mert_extract_features(const EncoderConfig& c, const Weights& w, const
   return at::cat(chunks, 2).transpose(1, 2);
 }
 
-void mert_fuse_projections(const EncoderConfig& c, Weights& w) {
-  for (int n = 0; n < c.num_hidden_layers; ++n) {
-    const std::string p = "encoder.layers." + std::to_string(n) + ".attention.";
-    for (const char* t : {".weight", ".bias"})
-      w[p + "qkv_proj" + t] =
-          at::cat({w.at(p + "q_proj" + t), w.at(p + "k_proj" + t), w.at(p + "v_proj" + t)})
-              .contiguous();
-  }
-}
-
 std::vector<at::Tensor> mert_forward(const EncoderConfig& c, const Weights& w, const at::Tensor& x,
-                                     const std::vector<int64_t>& lengths,
+                                     const ForwardContext& opt, const std::vector<int64_t>& lengths,
                                      const HybridInputs& hybrid, int num_states) {
   const size_t wanted =
       size_t(num_states > 0 ? std::min(num_states, c.num_hidden_states()) : c.num_hidden_states());
-  const ForwardOptions& opt = forward_options();
-  at::Tensor conv = mert_extract_features(c, w, x, lengths);
+  at::Tensor conv = mert_extract_features(c, w, x, opt, lengths);
   if (opt.training && opt.feature_grad_mult != 1.0)  // fairseq's GradMultiply
     conv = conv * opt.feature_grad_mult + conv.detach() * (1.0 - opt.feature_grad_mult);
   if (opt.features_out) *opt.features_out = conv;  // features_pen sees the scaled gradient too
@@ -189,36 +183,135 @@ std::vector<at::Tensor> mert_forward(const EncoderConfig& c, const Weights& w, c
   const double eps = c.layer_norm_eps;
   at::Tensor h =
       c.feat_proj_layer_norm ? layer_norm(feats, w, "feature_projection.layer_norm", 1e-5) : feats;
-  h = dropout(linear(h, w, "feature_projection.projection"), opt.dropout_input);
+  h = dropout(opt, linear(h, w, "feature_projection.projection"), opt.dropout_input);
   if (opt.after_projection) h = opt.after_projection(h);
   h = zero_padding(h, mask);  // HubertEncoder zeroes padded frames before the positional conv
   h = h + positional_embedding(c, w, h);
   std::vector<at::Tensor> states;
   if (!c.do_stable_layer_norm) {  // HubertEncoder (post-LN)
-    h = dropout(layer_norm(h, w, "encoder.layer_norm", eps), opt.dropout);
+    h = dropout(opt, layer_norm(h, w, "encoder.layer_norm", eps), opt.dropout);
     states.push_back(h);
     for (int n = 0; n < c.num_hidden_layers && states.size() < wanted; ++n) {
       const std::string p = "encoder.layers." + std::to_string(n);
-      if (!skip_layer()) {
-        h = layer_norm(h + attention(c, w, p + ".attention", h, mask), w, p + ".layer_norm", eps);
-        h = layer_norm(h + feed_forward(w, p + ".feed_forward", h), w, p + ".final_layer_norm",
+      if (!skip_layer(opt)) {
+        h = layer_norm(h + attention(c, w, opt, p + ".attention", h, mask), w, p + ".layer_norm",
+                       eps);
+        h = layer_norm(h + feed_forward(opt, w, p + ".feed_forward", h), w, p + ".final_layer_norm",
                        eps);
       }
       states.push_back(h);
     }
   } else {  // HubertEncoderStableLayerNorm (pre-LN)
-    h = dropout(h, opt.dropout);
+    h = dropout(opt, h, opt.dropout);
     for (int n = 0; n < c.num_hidden_layers; ++n) {
       const std::string p = "encoder.layers." + std::to_string(n);
       states.push_back(h);
       if (states.size() == wanted) return states;
-      if (skip_layer()) continue;
-      h = h + attention(c, w, p + ".attention", layer_norm(h, w, p + ".layer_norm", eps), mask);
-      h = h + feed_forward(w, p + ".feed_forward", layer_norm(h, w, p + ".final_layer_norm", eps));
+      if (skip_layer(opt)) continue;
+      h = h +
+          attention(c, w, opt, p + ".attention", layer_norm(h, w, p + ".layer_norm", eps), mask);
+      h = h +
+          feed_forward(opt, w, p + ".feed_forward", layer_norm(h, w, p + ".final_layer_norm", eps));
     }
     states.push_back(layer_norm(h, w, "encoder.layer_norm", eps));
   }
   return states;
+}
+
+namespace {
+
+class MertForward final : public FamilyForward {
+ public:
+  explicit MertForward(const EncoderConfig& c) : c_(c) {
+    if (c.hybrid_features != "none") hybrid_.emplace(c);
+  }
+
+  at::Tensor features(const Weights& w, const at::Tensor& x,
+                      const ForwardContext& ctx) const override {
+    return mert_extract_features(c_, w, x, ctx);
+  }
+
+  std::vector<at::Tensor> forward(const Weights& w, const at::Tensor& x, const ForwardContext& ctx,
+                                  int num_states) const override {
+    HybridInputs extra;
+    if (hybrid_) {
+      at::NoGradGuard no_grad;
+      extra = (*hybrid_)(x, mert_num_frames(c_, x.size(1)));
+    }
+    return mert_forward(c_, w, x, ctx, {}, extra, num_states);
+  }
+
+  std::vector<at::Tensor> forward_padded(const Weights& w, const std::vector<at::Tensor>& waveforms,
+                                         const std::vector<int64_t>& frames,
+                                         const at::Device& device, const ForwardContext& ctx,
+                                         int num_states) const override {
+    const int64_t B = int64_t(waveforms.size());
+    const auto opts = at::TensorOptions(device).dtype(at::kFloat);
+    std::vector<int64_t> lengths;
+    for (const auto& wav : waveforms) lengths.push_back(wav.size(0));
+    at::Tensor x = at::zeros({B, *std::max_element(lengths.begin(), lengths.end())}, opts);
+    for (int64_t b = 0; b < B; ++b)
+      x[b].narrow(0, 0, lengths[size_t(b)]).copy_(waveforms[size_t(b)]);
+    HybridInputs extra;
+    if (hybrid_) {  // per item (centred frames reflect at each item's end), then padded
+      at::NoGradGuard no_grad;
+      const int64_t T = *std::max_element(frames.begin(), frames.end());
+      const auto pad = [&](at::Tensor& all, const at::Tensor& one, int64_t b) {
+        if (!one.defined()) return;
+        if (!all.defined()) all = at::zeros({B, T, one.size(2)}, opts);
+        all[b].narrow(0, 0, one.size(1)).copy_(one[0]);
+      };
+      for (int64_t b = 0; b < B; ++b) {
+        const auto one =
+            (*hybrid_)(waveforms[size_t(b)].to(device, at::kFloat).unsqueeze(0), frames[size_t(b)]);
+        pad(extra.cqt, one.cqt, b);
+        pad(extra.mel, one.mel, b);
+      }
+    }
+    return mert_forward(c_, w, x, ctx, lengths, extra, num_states);
+  }
+
+ private:
+  EncoderConfig c_;
+  std::optional<HybridFrontEnd> hybrid_;  ///< CQT / mel frames (config.hybrid_features)
+};
+
+class MertFamily final : public ModelFamily {
+ public:
+  WeightSpec weight_spec(const EncoderConfig& c) const override { return mert_weight_spec(c); }
+  std::vector<WeightNormed> weight_norms(const EncoderConfig&) const override {
+    return {{"encoder.pos_conv_embed.conv", 2}};
+  }
+  std::vector<FusedProjection> fused_projections(const EncoderConfig& c) const override {
+    std::vector<FusedProjection> f;
+    for (int n = 0; n < c.num_hidden_layers; ++n)
+      f.push_back({"encoder.layers." + std::to_string(n) + ".attention.",
+                   "qkv_proj",
+                   {"q_proj", "k_proj", "v_proj"}});
+    return f;
+  }
+  int64_t num_frames(const EncoderConfig& c, int64_t n) const override {
+    return mert_num_frames(c, n);
+  }
+  // The conv stack's receptive field (MERT-v1: 400 samples).
+  int64_t min_samples(const EncoderConfig& c) const override {
+    int64_t r = 1;
+    for (size_t i = c.conv_kernel.size(); i-- > 0;)
+      r = (r - 1) * c.conv_stride[i] + c.conv_kernel[i];
+    return r;
+  }
+  int64_t feature_channels(const EncoderConfig& c) const override { return c.conv_dim.back(); }
+  std::string mask_embedding() const override { return "masked_spec_embed"; }
+  bool feature_tap() const override { return true; }
+  std::unique_ptr<FamilyForward> forward_pass(const EncoderConfig& c) const override {
+    return std::make_unique<MertForward>(c);
+  }
+};
+}  // namespace
+
+const ModelFamily& mert_family() {
+  static const MertFamily family;
+  return family;
 }
 
 }  // namespace musefm::model_detail

@@ -8,8 +8,16 @@
 //   h += 0.5 FFN1(LN h); h += Attn(LN h); h += Conv(h); h += 0.5 FFN2(LN h); h = LN_final(h).
 #include "model/musicfm.h"
 
+#include <ATen/core/grad_mode.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "model/family.h"
+#include "model/hybrid.h"
 #include "model/ops.h"
 #include "musefm/error.h"
+#include "musefm/features.h"
 
 namespace musefm::model_detail {
 namespace {
@@ -26,28 +34,28 @@ std::vector<int64_t> halved(std::vector<int64_t> n) {
 
 // x [B, C, F, T] with real frames `in` (zero beyond); returns the block output, zero beyond
 // its real frames so the next 3x3 convolution reads zeros where the unpadded pass pads.
-at::Tensor res2d(const Weights& w, const std::string& p, const at::Tensor& x,
-                 const std::vector<int64_t>& in) {
+at::Tensor res2d(const ForwardContext& ctx, const Weights& w, const std::string& p,
+                 const at::Tensor& x, const std::vector<int64_t>& in) {
   const auto conv = [&](const at::Tensor& t, const char* name, int64_t stride) {
     return at::conv2d(t, w.at(p + "." + name + ".weight"), w.at(p + "." + name + ".bias"),
                       {stride, stride}, {1, 1});
   };
-  at::Tensor out = at::relu(batch_norm(conv(x, "conv1", 2), w, p + ".bn1"));
+  at::Tensor out = at::relu(batch_norm(ctx, conv(x, "conv1", 2), w, p + ".bn1"));
   const at::Tensor mask = frame_mask(halved(in), out.size(3), x.device());
   const auto zero = [&](const at::Tensor& t) {
     return mask.defined() ? t * mask.view({mask.size(0), 1, 1, mask.size(1)}).to(t.scalar_type())
                           : t;
   };
-  out = batch_norm(conv(zero(out), "conv2", 1), w, p + ".bn2");
-  const at::Tensor shortcut = batch_norm(conv(x, "conv3", 2), w, p + ".bn3");
+  out = batch_norm(ctx, conv(zero(out), "conv2", 1), w, p + ".bn2");
+  const at::Tensor shortcut = batch_norm(ctx, conv(x, "conv3", 2), w, p + ".bn3");
   return zero(at::relu(out + shortcut));
 }
 
-at::Tensor feed_forward(const Weights& w, const std::string& p, const at::Tensor& h) {
-  const ForwardOptions& o = forward_options();
+at::Tensor feed_forward(const ForwardContext& o, const Weights& w, const std::string& p,
+                        const at::Tensor& h) {
   const at::Tensor a =
-      dropout(at::silu(linear(h, w, p + ".intermediate_dense")), o.activation_dropout);
-  return dropout(linear(a, w, p + ".output_dense"), o.dropout);
+      dropout(o, at::silu(linear(h, w, p + ".intermediate_dense")), o.activation_dropout);
+  return dropout(o, linear(a, w, p + ".output_dense"), o.dropout);
 }
 
 // cos / sin tables [T, D] of HF's Wav2Vec2ConformerRotaryPositionalEmbedding:
@@ -66,9 +74,9 @@ at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Te
   return x * cos.unsqueeze(1) + rotated * sin.unsqueeze(1);
 }
 
-at::Tensor self_attention(const EncoderConfig& c, const Weights& w, const std::string& p,
-                          const at::Tensor& h, const at::Tensor& cos, const at::Tensor& sin,
-                          const at::Tensor& mask) {
+at::Tensor self_attention(const EncoderConfig& c, const Weights& w, const ForwardContext& ctx,
+                          const std::string& p, const at::Tensor& h, const at::Tensor& cos,
+                          const at::Tensor& sin, const at::Tensor& mask) {
   const int64_t B = h.size(0), T = h.size(1), heads = c.num_attention_heads,
                 d = c.hidden_size / heads;
   const at::Tensor qk_in =
@@ -77,21 +85,22 @@ at::Tensor self_attention(const EncoderConfig& c, const Weights& w, const std::s
   const auto qk = linear(qk_in, w, p + ".linear_qk").chunk(2, -1);  // one GEMM for q and k
   const at::Tensor q = split(qk[0]), k = split(qk[1]);
   const at::Tensor v = split(linear(h, w, p + ".linear_v"));
-  const at::Tensor o = attend(q, k, v, c.attention, mask);
-  return dropout(linear(o.transpose(1, 2).reshape({B, T, c.hidden_size}), w, p + ".linear_out"),
-                 forward_options().dropout);
+  const at::Tensor o = attend(ctx, q, k, v, c.attention, mask);
+  return dropout(ctx,
+                 linear(o.transpose(1, 2).reshape({B, T, c.hidden_size}), w, p + ".linear_out"),
+                 ctx.dropout);
 }
 
-at::Tensor conv_module(const EncoderConfig& c, const Weights& w, const std::string& p,
-                       const at::Tensor& h, const at::Tensor& mask) {
+at::Tensor conv_module(const EncoderConfig& c, const Weights& w, const ForwardContext& ctx,
+                       const std::string& p, const at::Tensor& h, const at::Tensor& mask) {
   at::Tensor x = layer_norm(h, w, p + ".layer_norm", kLayerEps).transpose(1, 2);
   x = at::glu(at::conv1d(x, w.at(p + ".pointwise_conv1.weight")), 1);
   x = zero_padding(x, mask, /*channels_first=*/true);  // the depthwise conv pads with zeros
   x = at::conv1d(x, w.at(p + ".depthwise_conv.weight"), {}, 1,
                  (c.conv_depthwise_kernel_size - 1) / 2, 1, c.hidden_size);
-  x = at::silu(batch_norm(x, w, p + ".batch_norm"));
-  return dropout(at::conv1d(x, w.at(p + ".pointwise_conv2.weight")).transpose(1, 2),
-                 forward_options().dropout);
+  x = at::silu(batch_norm(ctx, x, w, p + ".batch_norm"));
+  return dropout(ctx, at::conv1d(x, w.at(p + ".pointwise_conv2.weight")).transpose(1, 2),
+                 ctx.dropout);
 }
 }  // namespace
 
@@ -178,31 +187,22 @@ int64_t musicfm_min_samples(const EncoderConfig& c) {
 }
 
 at::Tensor musicfm_subsample(const EncoderConfig& c, const Weights& w, const at::Tensor& mel,
-                             const std::vector<int64_t>& mel_frames) {
+                             const ForwardContext& ctx, const std::vector<int64_t>& mel_frames) {
   MUSEFM_CHECK(mel.dim() == 3 && mel.size(1) == c.n_mels, "MusicFM: expected a mel input [B, ",
                c.n_mels, ", T], got ", mel.sizes());
   std::vector<int64_t> n =
       mel_frames.empty() ? std::vector<int64_t>(size_t(mel.size(0)), mel.size(2)) : mel_frames;
   at::Tensor x = mel.unsqueeze(1);  // [B, 1, F, T], zero beyond each item's frames
-  x = res2d(w, "conv.conv.0", x, n);
-  x = res2d(w, "conv.conv.1", x, halved(n));
+  x = res2d(ctx, w, "conv.conv.0", x, n);
+  x = res2d(ctx, w, "conv.conv.1", x, halved(n));
   const int64_t B = x.size(0), C = x.size(1), F = x.size(2), T = x.size(3);
   x = x.permute({0, 3, 1, 2}).reshape({B, T, C * F});  // b c f t -> b t (c f)
   return linear(x, w, "conv.linear");
 }
 
-void musicfm_fuse_projections(const EncoderConfig& c, Weights& w) {
-  for (int n = 0; n < c.num_hidden_layers; ++n) {
-    const std::string p = "conformer.layers." + std::to_string(n) + ".self_attn.";
-    for (const char* t : {".weight", ".bias"})
-      w[p + "linear_qk" + t] =
-          at::cat({w.at(p + "linear_q" + t), w.at(p + "linear_k" + t)}).contiguous();
-  }
-}
-
 std::vector<at::Tensor> musicfm_conformer(const EncoderConfig& c, const Weights& w,
-                                          const at::Tensor& x, const std::vector<int64_t>& frames,
-                                          int num_states) {
+                                          const at::Tensor& x, const ForwardContext& ctx,
+                                          const std::vector<int64_t>& frames, int num_states) {
   const size_t wanted =
       size_t(num_states > 0 ? std::min(num_states, c.num_hidden_states()) : c.num_hidden_states());
   const int64_t d = c.hidden_size / c.num_attention_heads;
@@ -222,16 +222,90 @@ std::vector<at::Tensor> musicfm_conformer(const EncoderConfig& c, const Weights&
     const std::string p = "conformer.layers." + std::to_string(n);
     states.push_back(h);
     if (states.size() == wanted) return states;
-    if (skip_layer()) continue;
-    h = h + 0.5 * feed_forward(w, p + ".ffn1", layer_norm(h, w, p + ".ffn1_layer_norm", eps));
-    h = h + self_attention(c, w, p + ".self_attn",
+    if (skip_layer(ctx)) continue;
+    h = h + 0.5 * feed_forward(ctx, w, p + ".ffn1", layer_norm(h, w, p + ".ffn1_layer_norm", eps));
+    h = h + self_attention(c, w, ctx, p + ".self_attn",
                            layer_norm(h, w, p + ".self_attn_layer_norm", eps), cos, sin, mask);
-    h = h + conv_module(c, w, p + ".conv_module", h, mask);
-    h = h + 0.5 * feed_forward(w, p + ".ffn2", layer_norm(h, w, p + ".ffn2_layer_norm", eps));
+    h = h + conv_module(c, w, ctx, p + ".conv_module", h, mask);
+    h = h + 0.5 * feed_forward(ctx, w, p + ".ffn2", layer_norm(h, w, p + ".ffn2_layer_norm", eps));
     h = layer_norm(h, w, p + ".final_layer_norm", eps);
   }
   states.push_back(layer_norm(h, w, "conformer.layer_norm", c.layer_norm_eps));
   return states;
+}
+
+namespace {
+
+class MusicFmForward final : public FamilyForward {
+ public:
+  explicit MusicFmForward(const EncoderConfig& c) : c_(c), mel_(encoder_mel_config(c, true)) {}
+
+  at::Tensor features(const Weights& w, const at::Tensor& x,
+                      const ForwardContext& ctx) const override {
+    return musicfm_subsample(c_, w, normalised_mel(x), ctx);
+  }
+
+  std::vector<at::Tensor> forward(const Weights& w, const at::Tensor& x, const ForwardContext& ctx,
+                                  int num_states) const override {
+    return musicfm_conformer(c_, w, features(w, x, ctx), ctx, {}, num_states);
+  }
+
+  std::vector<at::Tensor> forward_padded(const Weights& w, const std::vector<at::Tensor>& waveforms,
+                                         const std::vector<int64_t>& frames,
+                                         const at::Device& device, const ForwardContext& ctx,
+                                         int num_states) const override {
+    // The mel front-end runs per item (its centred STFT reflects at each item's own end).
+    const int64_t B = int64_t(waveforms.size());
+    std::vector<at::Tensor> mels;
+    std::vector<int64_t> mel_frames;
+    for (const auto& wav : waveforms) {
+      mels.push_back(normalised_mel(wav.to(device, at::kFloat).unsqueeze(0))[0]);
+      mel_frames.push_back(mels.back().size(1));
+    }
+    const int64_t T = *std::max_element(mel_frames.begin(), mel_frames.end());
+    at::Tensor mel = at::zeros({B, c_.n_mels, T}, at::TensorOptions(device).dtype(at::kFloat));
+    for (int64_t b = 0; b < B; ++b)
+      mel[b].narrow(1, 0, mel_frames[size_t(b)]).copy_(mels[size_t(b)]);
+    const at::Tensor sub = musicfm_subsample(c_, w, mel, ctx, mel_frames);
+    return musicfm_conformer(c_, w, sub, ctx, frames, num_states);
+  }
+
+ private:
+  // Normalised log-mel [B, n_mels, T] (last frame dropped, checkpoint mean / std).
+  at::Tensor normalised_mel(const at::Tensor& x) const {
+    at::NoGradGuard no_grad;
+    return (mel_(x) - c_.mel_mean) / c_.mel_std;
+  }
+
+  EncoderConfig c_;
+  MelSpectrogram mel_;
+};
+
+class MusicFmFamily final : public ModelFamily {
+ public:
+  WeightSpec weight_spec(const EncoderConfig& c) const override { return musicfm_weight_spec(c); }
+  std::vector<FusedProjection> fused_projections(const EncoderConfig& c) const override {
+    std::vector<FusedProjection> f;
+    for (int n = 0; n < c.num_hidden_layers; ++n)
+      f.push_back({"conformer.layers." + std::to_string(n) + ".self_attn.",
+                   "linear_qk",
+                   {"linear_q", "linear_k"}});
+    return f;
+  }
+  int64_t num_frames(const EncoderConfig& c, int64_t n) const override {
+    return musicfm_num_frames(c, n);
+  }
+  int64_t min_samples(const EncoderConfig& c) const override { return musicfm_min_samples(c); }
+  int64_t feature_channels(const EncoderConfig& c) const override { return c.hidden_size; }
+  std::unique_ptr<FamilyForward> forward_pass(const EncoderConfig& c) const override {
+    return std::make_unique<MusicFmForward>(c);
+  }
+};
+}  // namespace
+
+const ModelFamily& musicfm_family() {
+  static const MusicFmFamily family;
+  return family;
 }
 
 }  // namespace musefm::model_detail

@@ -4,56 +4,20 @@
 #include <ATen/ATen.h>
 
 #include <cmath>
-#include <functional>
 #include <string>
 
 #include "attention.h"
+#include "model/forward_context.h"
 #include "model/weights.h"
 
 namespace musefm::model_detail {
 
-/// How a forward pass runs. The default (inference) is what Encoder uses; pretraining installs
-/// training options with a ForwardOptionsScope around its forward pass (per thread).
-struct ForwardOptions {
-  bool training = false;  ///< dropout active, BatchNorm on batch statistics (running stats updated)
-  double dropout = 0, attention_dropout = 0, activation_dropout = 0, dropout_input = 0;
-  double layerdrop = 0;                ///< chance a transformer layer is skipped (training)
-  double feature_grad_mult = 1;        ///< gradient scale into MERT's conv front-end
-  at::Tensor* features_out = nullptr;  ///< MERT: receives the conv features [B, T, C]
-  /// MERT: applied to the projected features before the encoder (the mask embedding).
-  std::function<at::Tensor(const at::Tensor&)> after_projection;
-};
-
-inline const ForwardOptions*& current_forward_options() {
-  static thread_local const ForwardOptions* current = nullptr;
-  return current;
-}
-/// The options of the innermost ForwardOptionsScope on this thread (inference if none).
-inline const ForwardOptions& forward_options() {
-  static const ForwardOptions inference;
-  const ForwardOptions* o = current_forward_options();
-  return o ? *o : inference;
-}
-class ForwardOptionsScope {
- public:
-  explicit ForwardOptionsScope(const ForwardOptions& o) : prev_(current_forward_options()) {
-    current_forward_options() = &o;
-  }
-  ~ForwardOptionsScope() { current_forward_options() = prev_; }
-  ForwardOptionsScope(const ForwardOptionsScope&) = delete;
-  ForwardOptionsScope& operator=(const ForwardOptionsScope&) = delete;
-
- private:
-  const ForwardOptions* prev_;
-};
-
 /// Dropout with probability `p` in training, identity otherwise.
-inline at::Tensor dropout(const at::Tensor& x, double p) {
-  return forward_options().training && p > 0 ? at::dropout(x, p, true) : x;
+inline at::Tensor dropout(const ForwardContext& ctx, const at::Tensor& x, double p) {
+  return ctx.training && p > 0 ? at::dropout(x, p, true) : x;
 }
 /// Layerdrop: true when this layer is skipped (training only; draws from the default generator).
-inline bool skip_layer() {
-  const ForwardOptions& o = forward_options();
+inline bool skip_layer(const ForwardContext& o) {
   return o.training && o.layerdrop > 0 && at::rand({1}, at::kDouble).item<double>() < o.layerdrop;
 }
 
@@ -68,18 +32,19 @@ inline at::Tensor linear(const at::Tensor& x, const Weights& w, const std::strin
 
 /// BatchNorm over dim 1: running statistics in inference; batch statistics in training (the
 /// running statistics are updated in place, momentum 0.1).
-inline at::Tensor batch_norm(const at::Tensor& x, const Weights& w, const std::string& p) {
+inline at::Tensor batch_norm(const ForwardContext& ctx, const at::Tensor& x, const Weights& w,
+                             const std::string& p) {
   return at::batch_norm(x, w.at(p + ".weight"), w.at(p + ".bias"), w.at(p + ".running_mean"),
-                        w.at(p + ".running_var"), forward_options().training, /*momentum=*/0.1,
+                        w.at(p + ".running_var"), ctx.training, /*momentum=*/0.1,
                         /*eps=*/1e-5, /*cudnn_enabled=*/true);
 }
 
 /// softmax(q k^T / sqrt(d)) v over [B, H, T, D]; `kind` is EncoderConfig::attention
 /// ("fused", "sdpa" or "naive", kernels/attention.h). `key_mask` (bool [B, T], true = real
 /// frame) hides padded keys; undefined = no padding.
-inline at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                         const std::string& kind, const at::Tensor& key_mask = {}) {
-  const ForwardOptions& o = forward_options();
+inline at::Tensor attend(const ForwardContext& o, const at::Tensor& q, const at::Tensor& k,
+                         const at::Tensor& v, const std::string& kind,
+                         const at::Tensor& key_mask = {}) {
   return kernels::attention(q, k, v, key_mask, 0, o.training ? o.attention_dropout : 0.0,
                             kernels::parse_attention_impl(kind));
 }

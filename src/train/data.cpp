@@ -12,6 +12,7 @@
 
 #include <ATen/ATen.h>
 
+#include "model/family.h"
 #include "musefm/audio.h"
 #include "musefm/teachers.h"
 
@@ -202,15 +203,7 @@ BatchPlanner::BatchPlanner(const PretrainConfig& c, const Split& split)
     : c_(c), split_(split), salt_(mix_seed(c.run.seed, {0x5eed})) {}
 
 int64_t BatchPlanner::frames_for(int64_t samples) const {
-  const EncoderConfig& m = c_.model;
-  if (m.model_type == "musicfm") {
-    const int64_t mel = samples / m.mel_hop_length;
-    return ((mel + 1) / 2 + 1) / 2;
-  }
-  int64_t n = samples;
-  for (size_t i = 0; i < m.conv_kernel.size(); ++i)
-    n = n < m.conv_kernel[i] ? 0 : (n - m.conv_kernel[i]) / m.conv_stride[i] + 1;
-  return n;
+  return model_detail::family_for(c_.model).num_frames(c_.model, samples);
 }
 
 const std::vector<std::vector<int64_t>>& BatchPlanner::epoch(int64_t e) const {

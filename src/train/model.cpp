@@ -10,9 +10,7 @@
 
 #include <cmath>
 
-#include "model/mert.h"
-#include "model/musicfm.h"
-#include "model/ops.h"
+#include "model/family.h"
 
 namespace musefm::train_detail {
 namespace md = model_detail;
@@ -21,7 +19,13 @@ bool ends_with(const std::string& s, const std::string& t) {
   return s.size() >= t.size() && s.compare(s.size() - t.size(), t.size(), t) == 0;
 }
 bool contains(const std::string& s, const std::string& t) { return s.find(t) != std::string::npos; }
-const char* kPosConv = "encoder.pos_conv_embed.conv";
+// Every dim of a `rank`-dim weight but `keep` (the dims a weight norm reduces over).
+std::vector<int64_t> dims_but(int64_t rank, int64_t keep) {
+  std::vector<int64_t> d;
+  for (int64_t i = 0; i < rank; ++i)
+    if (i != keep) d.push_back(i);
+  return d;
+}
 // objective.cqt_target = "log": log(1 + |CQT| / 1e-3), so that -60 dB re full scale maps to 0.
 constexpr double kLogCqtScale = 1e3;
 }  // namespace
@@ -30,40 +34,37 @@ std::map<std::string, std::vector<int64_t>> trainable_shapes(
     const PretrainConfig& c, const std::vector<int64_t>& k,
     std::map<std::string, std::vector<int64_t>>* buffers) {
   const EncoderConfig& m = c.model;
-  const bool musicfm = m.model_type == "musicfm";
-  const md::WeightSpec spec = musicfm ? md::musicfm_weight_spec(m) : md::mert_weight_spec(m);
+  const md::ModelFamily& family = md::family_for(m);
+  const md::WeightSpec spec = family.weight_spec(m);
+  const std::string mask_emb = family.mask_embedding();
   std::map<std::string, std::vector<int64_t>> s;
   const int64_t H = m.hidden_size;
   for (const auto& [name, shape] : spec.shapes) {
-    if (spec.unused.count(name) && name != "masked_spec_embed") continue;
-    if (name == "conformer.embed_positions.inv_freq") continue;
+    // Not trained: inference-unused tensors (but the mask embedding), and optional ones the
+    // forward pass derives when absent (MusicFM's rotary frequencies).
+    if (name != mask_emb && (spec.unused.count(name) || spec.optional.count(name))) continue;
     if (ends_with(name, ".running_mean") || ends_with(name, ".running_var")) {
       if (buffers) (*buffers)[name] = shape;
       continue;
     }
-    if (ends_with(name, ".num_batches_tracked")) continue;
     s[name] = shape;
   }
-  if (!musicfm) {
-    s.erase(std::string(kPosConv) + ".weight");
-    s[std::string(kPosConv) + ".weight_g"] = {1, 1, m.num_conv_pos_embeddings};
-    s[std::string(kPosConv) + ".weight_v"] = {H, H / m.num_conv_pos_embedding_groups,
-                                              m.num_conv_pos_embeddings};
+  for (const md::WeightNormed& wn : family.weight_norms(m)) {  // trained as g / v
+    const std::vector<int64_t> v = s.at(wn.prefix + ".weight");
+    std::vector<int64_t> g(v.size(), 1);
+    g[size_t(wn.dim)] = v[size_t(wn.dim)];
+    s.erase(wn.prefix + ".weight");
+    s[wn.prefix + ".weight_g"] = g;
+    s[wn.prefix + ".weight_v"] = v;
   }
-  // q / k / v (MusicFM: q / k) are trained as the fused projection the forward pass uses.
-  for (int n = 0; n < m.num_hidden_layers; ++n) {
-    const std::string p = musicfm ? "conformer.layers." + std::to_string(n) + ".self_attn."
-                                  : "encoder.layers." + std::to_string(n) + ".attention.";
-    const std::vector<std::string> parts =
-        musicfm ? std::vector<std::string>{"linear_q", "linear_k"}
-                : std::vector<std::string>{"q_proj", "k_proj", "v_proj"};
-    for (const auto& part : parts) {
-      s.erase(p + part + ".weight");
-      s.erase(p + part + ".bias");
+  // Projections the forward pass reads fused are trained fused.
+  for (const md::FusedProjection& f : family.fused_projections(m)) {
+    for (const auto& part : f.parts) {
+      s.erase(f.prefix + part + ".weight");
+      s.erase(f.prefix + part + ".bias");
     }
-    const std::string fused = musicfm ? "linear_qk" : "qkv_proj";
-    s[p + fused + ".weight"] = {int64_t(parts.size()) * H, H};
-    s[p + fused + ".bias"] = {int64_t(parts.size()) * H};
+    s[f.prefix + f.fused + ".weight"] = {int64_t(f.parts.size()) * H, H};
+    s[f.prefix + f.fused + ".bias"] = {int64_t(f.parts.size()) * H};
   }
   const auto& o = c.objective;
   int64_t total_k = 0;
@@ -83,13 +84,17 @@ std::map<std::string, std::vector<int64_t>> trainable_shapes(
     s["cqt_head.weight"] = {336, H};
     s["cqt_head.bias"] = {336};
   }
-  if (o.masking != "span") s.erase("masked_spec_embed");
+  if (o.masking != "span" && !mask_emb.empty()) s.erase(mask_emb);
   return s;
 }
 
 PretrainModel::PretrainModel(const PretrainConfig& c, std::vector<int64_t> codebook_sizes,
                              at::Device device)
-    : c_(c), k_(std::move(codebook_sizes)), device_(device) {
+    : c_(c),
+      k_(std::move(codebook_sizes)),
+      device_(device),
+      family_(md::family_for(c.model)),
+      pass_(family_.forward_pass(c.model)) {
   std::map<std::string, std::vector<int64_t>> bufs;
   const auto shapes = trainable_shapes(c, k_, &bufs);
   const auto opts = at::TensorOptions(device).dtype(at::kFloat);
@@ -105,13 +110,9 @@ PretrainModel::PretrainModel(const PretrainConfig& c, std::vector<int64_t> codeb
     by_name_[name] = t;
   }
   if (c.objective.cqt_weight > 0) cqt_.emplace(c.model.sample_rate, c.model.frame_rate());
-  if (c.model.model_type == "musicfm") mel_.emplace(md::encoder_mel_config(c.model, true));
-  if (c.model.model_type == "mert" && c.model.hybrid_features != "none") hybrid_.emplace(c.model);
 }
 
-int64_t PretrainModel::conv_channels() const {
-  return c_.model.model_type == "musicfm" ? c_.model.hidden_size : c_.model.conv_dim.back();
-}
+int64_t PretrainModel::conv_channels() const { return family_.feature_channels(c_.model); }
 
 std::vector<std::string> PretrainModel::sum_names() const {
   std::vector<std::string> n;
@@ -147,62 +148,45 @@ void PretrainModel::init(uint64_t seed) {
     }
     p.copy_(v);
   }
-  if (by_name_.count(std::string(kPosConv) + ".weight_g")) {
-    const at::Tensor v = by_name_.at(std::string(kPosConv) + ".weight_v");
-    by_name_.at(std::string(kPosConv) + ".weight_g")
-        .copy_(v.square().sum(std::vector<int64_t>{0, 1}, true).sqrt());
+  for (const md::WeightNormed& wn : family_.weight_norms(c_.model)) {
+    const at::Tensor v = by_name_.at(wn.prefix + ".weight_v");
+    by_name_.at(wn.prefix + ".weight_g")
+        .copy_(v.square().sum(dims_but(v.dim(), wn.dim), true).sqrt());
   }
   for (auto& [name, b] : buffers_) ends_with(name, "running_var") ? b.fill_(1.0) : b.zero_();
 }
 
 md::Weights PretrainModel::current_weights() const {
   md::Weights w(by_name_.begin(), by_name_.end());
-  const std::string g = std::string(kPosConv) + ".weight_g",
-                    v = std::string(kPosConv) + ".weight_v";
-  if (w.count(g)) {  // weight norm over every dim but 2, differentiable
-    const at::Tensor& vv = w.at(v);
-    w[std::string(kPosConv) + ".weight"] =
-        w.at(g) * vv / vv.square().sum(std::vector<int64_t>{0, 1}, true).sqrt();
+  for (const md::WeightNormed& wn : family_.weight_norms(c_.model)) {  // differentiable
+    const at::Tensor& v = w.at(wn.prefix + ".weight_v");
+    w[wn.prefix + ".weight"] =
+        w.at(wn.prefix + ".weight_g") * v / v.square().sum(dims_but(v.dim(), wn.dim), true).sqrt();
   }
   return w;
 }
 
 at::Tensor PretrainModel::encode(const at::Tensor& audio, const at::Tensor& mask, int64_t frames,
-                                 at::Tensor* features) const {
-  const md::Weights w = current_weights();
-  if (c_.model.model_type == "musicfm") {
-    at::Tensor mel;
-    {
-      at::NoGradGuard no_grad;
-      mel = ((*mel_)(audio)-c_.model.mel_mean) / c_.model.mel_std;
-    }
-    const at::Tensor sub = md::musicfm_subsample(c_.model, w, mel);
-    return md::musicfm_conformer(c_.model, w, sub).back().narrow(1, 0, frames);
-  }
-  md::HybridInputs extra;
-  if (hybrid_) {
-    at::NoGradGuard no_grad;
-    extra = (*hybrid_)(audio, md::mert_num_frames(c_.model, audio.size(1)));
-  }
-  md::ForwardOptions o = md::forward_options();  // dropouts set by the caller's scope
+                                 const md::ForwardContext& ctx, at::Tensor* features) const {
+  md::ForwardContext o = ctx;
   o.features_out = features;
-  if (by_name_.count("masked_spec_embed")) {
-    const at::Tensor emb = by_name_.at("masked_spec_embed");
+  const std::string mask_emb = family_.mask_embedding();
+  if (!mask_emb.empty() && by_name_.count(mask_emb)) {  // masking "span": learned embedding
+    const at::Tensor emb = by_name_.at(mask_emb);
     o.after_projection = [emb, mask, frames](const at::Tensor& h) {
       at::Tensor m = at::zeros({h.size(0), h.size(1)}, mask.options());
       m.narrow(1, 0, frames).copy_(mask);
       return at::where(m.unsqueeze(-1), emb.to(h.scalar_type()).view({1, 1, -1}), h);
     };
   }
-  md::ForwardOptionsScope scope(o);
-  return md::mert_forward(c_.model, w, audio, {}, extra).back().narrow(1, 0, frames);
+  return pass_->forward(current_weights(), audio, o).back().narrow(1, 0, frames);
 }
 
 std::pair<at::Tensor, LossSums> PretrainModel::forward(
     const at::Tensor& audio, const at::Tensor& clean, const std::vector<at::Tensor>& targets,
     const at::Tensor& mask, const LossScale& scale, bool training) const {
   const auto& o = c_.objective;
-  md::ForwardOptions fo;
+  md::ForwardContext fo;
   fo.training = training;
   fo.dropout = o.dropout;
   fo.attention_dropout = o.attention_dropout;
@@ -210,11 +194,10 @@ std::pair<at::Tensor, LossSums> PretrainModel::forward(
   fo.dropout_input = o.dropout_input;
   fo.layerdrop = o.layerdrop;
   fo.feature_grad_mult = o.feature_grad_mult;
-  md::ForwardOptionsScope scope(fo);
   const int64_t T = mask.size(1), C = int64_t(k_.size());
   const at::Tensor dev_mask = mask.to(device_);
   at::Tensor features;
-  const at::Tensor x = encode(audio.to(device_), dev_mask, T, &features);
+  const at::Tensor x = encode(audio.to(device_), dev_mask, T, fo, &features);
   const at::Tensor xm = x.index({dev_mask}).to(at::kFloat);  // [M, H]
   at::Tensor loss = at::zeros({}, x.options().dtype(at::kFloat));
   const auto sums_opts = at::TensorOptions(device_).dtype(at::kDouble);
@@ -273,32 +256,28 @@ std::pair<at::Tensor, LossSums> PretrainModel::forward(
 md::Weights PretrainModel::encoder_weights() const {
   at::NoGradGuard no_grad;
   md::Weights out;
-  const bool musicfm = c_.model.model_type == "musicfm";
   const int64_t H = c_.model.hidden_size;
+  // Trained fused projection name -> its suffix and the parts it splits into.
+  std::map<std::string, std::pair<std::string, const md::FusedProjection*>> fused;
+  const std::vector<md::FusedProjection> projections = family_.fused_projections(c_.model);
+  for (const md::FusedProjection& f : projections)
+    for (const char* t : {".weight", ".bias"}) fused[f.prefix + f.fused + t] = {t, &f};
   for (const auto& [name, t] : by_name_) {
     const at::Tensor v = t.detach().to(at::kCPU).contiguous();
     if (contains(name, "final_proj") || name == "label_embs_concat" || contains(name, "cqt_head") ||
-        (musicfm &&
-         (name == "linear.weight" || name == "linear.bias" || name.rfind("linear_", 0) == 0))) {
+        name == "linear.weight" || name == "linear.bias" || name.rfind("linear_", 0) == 0) {
       continue;  // heads: training only
     }
-    const auto split = [&](const std::string& fused, const std::vector<std::string>& parts) {
-      const std::string suffix = ends_with(name, ".weight") ? ".weight" : ".bias";
-      const std::string base = name.substr(0, name.size() - fused.size() - suffix.size());
-      for (size_t i = 0; i < parts.size(); ++i)
-        out[base + parts[i] + suffix] = v.narrow(0, int64_t(i) * H, H).clone();
-    };
-    if (contains(name, ".qkv_proj.")) {
-      split("qkv_proj", {"q_proj", "k_proj", "v_proj"});
-    } else if (contains(name, ".linear_qk.")) {
-      split("linear_qk", {"linear_q", "linear_k"});
+    if (auto it = fused.find(name); it != fused.end()) {  // split into the checkpoint's parts
+      const auto& [suffix, f] = it->second;
+      for (size_t i = 0; i < f->parts.size(); ++i)
+        out[f->prefix + f->parts[i] + suffix] = v.narrow(0, int64_t(i) * H, H).clone();
     } else {
       out[name] = v.clone();
     }
   }
-  if (musicfm)
-    for (const auto& [name, b] : buffers_)
-      out[name.substr(0, name.rfind('.')) + ".num_batches_tracked"] = at::zeros({}, at::kLong);
+  for (const auto& [name, b] : buffers_)  // BatchNorm statistics (MusicFM)
+    out[name.substr(0, name.rfind('.')) + ".num_batches_tracked"] = at::zeros({}, at::kLong);
   return out;
 }
 

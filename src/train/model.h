@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "model/hybrid.h"
+#include "model/family.h"
 #include "model/weights.h"
 #include "musefm/features.h"
 #include "musefm/teachers.h"
@@ -58,16 +58,16 @@ class PretrainModel {
  private:
   model_detail::Weights current_weights() const;
   at::Tensor encode(const at::Tensor& audio, const at::Tensor& mask, int64_t frames,
-                    at::Tensor* features) const;
+                    const model_detail::ForwardContext& ctx, at::Tensor* features) const;
 
   const PretrainConfig& c_;
   std::vector<int64_t> k_;
   at::Device device_;
   Named params_, buffers_;
   std::map<std::string, at::Tensor> by_name_;
+  const model_detail::ModelFamily& family_;
+  std::shared_ptr<const model_detail::FamilyForward> pass_;  ///< front-end + encoder stack
   std::optional<CqtTarget> cqt_;
-  std::optional<MelSpectrogram> mel_;
-  std::optional<model_detail::HybridFrontEnd> hybrid_;
 };
 
 /// Trainable parameter shapes of the encoder (+ heads) for a config, and the buffers.

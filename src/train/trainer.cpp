@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "model/family.h"
 #include "model/weights.h"
 #include "musefm/safetensors.h"
 #include "musefm/train.h"
@@ -388,7 +389,8 @@ PretrainResult Pretrainer::run(const std::function<void(const StepRecord&)>& on_
       ce += s[i];
     }
     if (c.objective.cqt_weight > 0) r.losses["cqt"] = s[2 * C] / scale.masked;
-    if (c.model.model_type == "mert") r.losses["features_pen"] = s[2 * C + 1] / scale.feature_elems;
+    if (model_detail::family_for(c.model).feature_tap())
+      r.losses["features_pen"] = s[2 * C + 1] / scale.feature_elems;
     r.loss = (ce + c.objective.cqt_weight * s[2 * C]) / scale.masked +
              c.objective.feature_pen_weight * s[2 * C + 1] / scale.feature_elems;
     r.masked_frames = int64_t(scale.masked);

@@ -1,0 +1,32 @@
+// The model-family registry, keyed by EncoderConfig::model_type.
+#include "model/family.h"
+
+#include <utility>
+
+#include "musefm/error.h"
+
+namespace musefm::model_detail {
+
+const ModelFamily& mert_family();     // model/mert.cpp
+const ModelFamily& musicfm_family();  // model/musicfm.cpp
+
+const ModelFamily& family_for(const EncoderConfig& c) {
+  static const std::pair<const char*, const ModelFamily& (*)()> kFamilies[] = {
+      {"mert", mert_family},
+      {"musicfm", musicfm_family},
+  };
+  for (const auto& [type, family] : kFamilies)
+    if (c.model_type == type) return family();
+  throw Error("unknown model_type \"" + c.model_type + "\"");
+}
+
+void fuse_projections(const std::vector<FusedProjection>& fused, Weights& w) {
+  for (const FusedProjection& f : fused)
+    for (const char* t : {".weight", ".bias"}) {
+      std::vector<at::Tensor> parts;
+      for (const std::string& part : f.parts) parts.push_back(w.at(f.prefix + part + t));
+      w[f.prefix + f.fused + t] = at::cat(parts).contiguous();
+    }
+}
+
+}  // namespace musefm::model_detail
