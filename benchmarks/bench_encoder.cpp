@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
     musefm::Encoder enc = musefm::Encoder::load(argv[1]);
     if (argc > 5) {
       musefm::EncoderConfig c = enc.config();
-      c.attention = argv[5];
+      c.attention = musefm::parse_enum<musefm::AttentionImpl>(argv[5], "attention");
       const auto file = musefm::SafeTensorsFile::open(std::string(argv[1]) + "/model.safetensors");
       std::map<std::string, at::Tensor> w;
       for (const auto& t : file.tensors()) w[t.name] = file.get(t.name);

@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
     at::set_num_threads(std::stoi(a["--threads"]));
     PretrainConfig c;
     c.model = EncoderConfig::load(a["--model-config"]);
-    c.model.attention = a["--attention"];
+    c.model.attention = parse_enum<AttentionImpl>(a["--attention"], "--attention");
     const int C = std::stoi(a["--codebooks"]);
     c.data.labels.clear();
     for (int i = 0; i < C; ++i) c.data.labels.push_back("code_" + std::to_string(i));

@@ -1,7 +1,7 @@
 // EncoderConfig: presets from the published configs, strict JSON, shipped config files.
 #include <gtest/gtest.h>
 
-#include "musefm/config.h"
+#include "musefm/encoder_config.h"
 
 namespace musefm {
 namespace {

@@ -13,8 +13,8 @@ const std::string kDir = test::fixture("encoders/mert_tiny_postln");
 
 EncoderConfig hybrid_config(const std::string& features, const std::string& fusion) {
   EncoderConfig c = EncoderConfig::load(kDir + "/config.json");
-  c.hybrid_features = features;
-  c.hybrid_fusion = fusion;
+  c.hybrid_features = parse_enum<HybridFeatures>(features, "hybrid_features");
+  c.hybrid_fusion = parse_enum<HybridFusion>(fusion, "hybrid_fusion");
   c.n_mels = 32;
   return c;
 }
@@ -28,17 +28,18 @@ std::map<std::string, at::Tensor> hybrid_weights(const EncoderConfig& c, bool ne
   int64_t extra = 0;
   for (const auto& [kind, dims] :
        {std::pair<std::string, int64_t>{"cqt", 336}, {"mel", c.n_mels}}) {
-    if (c.hybrid_features != kind && c.hybrid_features != "cqt+mel") continue;
+    if (to_string(c.hybrid_features) != kind && c.hybrid_features != HybridFeatures::CqtMel)
+      continue;
     w["hybrid." + kind + ".layer_norm.weight"] = 1 + 0.1 * at::randn({dims});
     w["hybrid." + kind + ".layer_norm.bias"] = 0.1 * at::randn({dims});
-    if (c.hybrid_fusion == "add") {
+    if (c.hybrid_fusion == HybridFusion::Add) {
       w["hybrid." + kind + ".projection.weight"] =
           neutral ? at::zeros({C, dims}) : 0.1 * at::randn({C, dims});
       w["hybrid." + kind + ".projection.bias"] = neutral ? at::zeros({C}) : 0.1 * at::randn({C});
     }
     extra += dims;
   }
-  if (c.hybrid_fusion == "concat") {
+  if (c.hybrid_fusion == HybridFusion::Concat) {
     const at::Tensor cols = neutral ? at::zeros({H, extra}) : 0.1 * at::randn({H, extra});
     w["feature_projection.projection.weight"] =
         at::cat({w["feature_projection.projection.weight"], cols}, 1);
@@ -123,7 +124,7 @@ TEST(HybridFrontEnd, PaddedBatchEqualsOneByOne) {
 
 TEST(HybridFrontEnd, ConfigRejectsHybridMusicFm) {
   EncoderConfig c = EncoderConfig::tiny_musicfm();
-  c.hybrid_features = "cqt";
+  c.hybrid_features = HybridFeatures::Cqt;
   EXPECT_THROW(c.validate(), Error);
 }
 

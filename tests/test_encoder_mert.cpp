@@ -71,9 +71,9 @@ TEST_P(MertParity, LegacyWeightNormNamesLoadTheSameModel) {
 TEST_P(MertParity, SdpaAndNaiveAttentionAgreeAndBatchingIsExact) {
   EncoderConfig c = EncoderConfig::load(model_dir(GetParam()) + "/config.json");
   const auto w = test::model_weights(GetParam());
-  c.attention = "sdpa";
+  c.attention = AttentionImpl::Sdpa;
   const Encoder sdpa = Encoder::from_weights(c, w);
-  c.attention = "naive";
+  c.attention = AttentionImpl::Naive;
   const Encoder naive = Encoder::from_weights(c, w);
   const at::Tensor input = test::load_npy(model_dir(GetParam()) + "/input.npy");
   EXPECT_LE(test::max_rel_error(sdpa.forward(input).back(), naive.forward(input).back()), 1e-5);

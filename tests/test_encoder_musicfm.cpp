@@ -37,7 +37,7 @@ TEST(MusicFmParity, NormalisedMelMatchesTheReferenceFrontEnd) {
 TEST(MusicFmParity, SubsamplingAndEveryHiddenStateMatch) {
   for (const char* attention : {"sdpa", "naive"}) {
     EncoderConfig c = EncoderConfig::load(dir() + "/config.json");
-    c.attention = attention;
+    c.attention = parse_enum<AttentionImpl>(attention, "attention");
     const Encoder enc = Encoder::from_weights(c, test::model_weights("musicfm_tiny"));
     const at::Tensor input = test::load_npy(dir() + "/input.npy");
     const at::Tensor conv = test::load_npy(dir() + "/conv_output.npy");

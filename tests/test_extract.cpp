@@ -28,7 +28,7 @@ Encoder tiny_mert() { return Encoder::load(model_dir("mert_tiny_postln")); }
 Encoder context_free_mert() {
   EncoderConfig c = EncoderConfig::load(model_dir("mert_tiny_postln") + "/config.json");
   auto w = test::model_weights("mert_tiny_postln");
-  c.feat_extract_norm = "layer";
+  c.feat_extract_norm = FeatExtractNorm::Layer;
   at::manual_seed(7);
   for (size_t i = 1; i < c.conv_dim.size(); ++i) {
     const std::string p = "feature_extractor.conv_layers." + std::to_string(i) + ".layer_norm";

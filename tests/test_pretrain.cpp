@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "musefm/encoder.h"
+#include "musefm/overrides.h"
 #include "musefm/safetensors.h"
 #include "musefm/teachers.h"
 #include "musefm/train.h"
@@ -98,10 +99,10 @@ TEST(PretrainSchedule, WarmupPolynomialCosine) {
   EXPECT_DOUBLE_EQ(learning_rate(o, 10), 1e-3);
   EXPECT_NEAR(learning_rate(o, 60), 5e-4, 1e-15);  // linear decay half-way
   EXPECT_NEAR(learning_rate(o, 110), 0.0, 1e-15);
-  o.schedule = "cosine";
+  o.schedule = LrSchedule::Cosine;
   o.end_lr = 1e-4;
   EXPECT_NEAR(learning_rate(o, 60), 1e-4 + 0.5 * 9e-4, 1e-15);
-  o.schedule = "constant";
+  o.schedule = LrSchedule::Constant;
   EXPECT_DOUBLE_EQ(learning_rate(o, 100), 1e-3);
 }
 
@@ -128,7 +129,7 @@ TEST(PretrainLoss, MatchesThePyTorchReference) {
   const auto f = SafeTensorsFile::open(test::fixture("pretrain/loss.safetensors"));
   PretrainConfig c;
   c.model = EncoderConfig::from_json(f.metadata().at("config"));
-  c.model.attention = "sdpa";
+  c.model.attention = AttentionImpl::Sdpa;
   c.data.labels = {"a", "b"};
   c.objective.final_dim = 8;
   c.objective.feature_grad_mult = 0.1;
@@ -192,8 +193,9 @@ TEST(PretrainLoss, CqtTargetMagnitudeOrLog) {
   const at::Tensor every = CqtTarget(c.model.sample_rate, c.model.frame_rate())(wav, mask.size(1));
   std::map<std::string, double> sse;
   for (const char* kind : {"magnitude", "log", "log-all"}) {
-    c.objective.cqt_target = std::string(kind) == "magnitude" ? "magnitude" : "log";
-    c.objective.cqt_frames = std::string(kind) == "log-all" ? "all" : "masked";
+    c.objective.cqt_target =
+        std::string(kind) == "magnitude" ? CqtTargetScale::Magnitude : CqtTargetScale::Log;
+    c.objective.cqt_frames = std::string(kind) == "log-all" ? CqtFrames::All : CqtFrames::Masked;
     c.validate();
     PretrainModel model(c, {7, 5}, at::Device(at::kCPU));
     model.init(3);
@@ -214,11 +216,13 @@ TEST(PretrainLoss, CqtTargetMagnitudeOrLog) {
   EXPECT_NEAR(sse["log-all"], at::log1p(every * 1e3).square().sum().item<double>() / bins,
               1e-4 * sse["log-all"]);
   EXPECT_GT(sse["log-all"], sse["log"]);
-  c.objective.cqt_frames = "some";
-  EXPECT_NE(test::error_of([&] { c.validate(); }).find("objective.cqt_frames"), std::string::npos);
-  c.objective.cqt_frames = "all";
-  c.objective.cqt_target = "db";
-  EXPECT_NE(test::error_of([&] { c.validate(); }).find("objective.cqt_target"), std::string::npos);
+  const auto with = [&](const std::string& set) {
+    return test::error_of([&] { with_overrides(c, {set}); });
+  };
+  EXPECT_NE(with("objective.cqt_frames=some").find("objective.cqt_frames must be masked or all"),
+            std::string::npos);
+  EXPECT_NE(with("objective.cqt_target=db").find("objective.cqt_target must be magnitude or log"),
+            std::string::npos);
 }
 
 TEST(Pretrainer, RefusesLabelsThatFailVerificationBeforeAnyCompute) {
@@ -353,8 +357,8 @@ TEST(Pretrainer, TrainsAndExportsAMusicFmModel) {
   const std::string dir = test::make_pretrain_data(test::temp_dir() + "/mfm", 6);
   PretrainConfig c = test::tiny_pretrain_config(dir);
   c.model = EncoderConfig::load(std::string(MUSEFM_CONFIGS_DIR) + "/tiny-musicfm.json");
-  c.objective.prediction = "linear";
-  c.objective.masking = "noise";
+  c.objective.prediction = Prediction::Linear;
+  c.objective.masking = Masking::Noise;
   c.objective.cqt_weight = 0;
   c.objective.feature_pen_weight = 0;
   c.objective.feature_grad_mult = 1;

@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "musefm/config.h"
+#include "musefm/encoder_config.h"
 #include "musefm/error.h"
 
 namespace musefm {

@@ -66,7 +66,7 @@
 
 #include "musefm/audio.h"
 #include "musefm/codec.h"
-#include "musefm/config.h"
+#include "musefm/encoder_config.h"
 #include "musefm/default_model.h"
 #include "musefm/encoder.h"
 #include "musefm/error.h"

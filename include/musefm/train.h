@@ -39,11 +39,38 @@
 #include <string>
 #include <vector>
 
-#include "musefm/config.h"
 #include "musefm/distributed.h"
+#include "musefm/encoder_config.h"
+#include "musefm/enum_names.h"
 #include "musefm/error.h"
 
 namespace musefm {
+
+/// Prediction head: cosine similarity to label embeddings (HuBERT / MERT) or linear (MusicFM).
+enum class Prediction { Cosine, Linear };
+MUSEFM_ENUM_NAMES(Prediction, {Prediction::Cosine, "cosine"}, {Prediction::Linear, "linear"});
+/// What the CQT head regresses (see PretrainObjectiveConfig::cqt_target).
+enum class CqtTargetScale { Magnitude, Log };
+MUSEFM_ENUM_NAMES(CqtTargetScale, {CqtTargetScale::Magnitude, "magnitude"},
+                  {CqtTargetScale::Log, "log"});
+/// Which frames the CQT loss covers.
+enum class CqtFrames { Masked, All };
+MUSEFM_ENUM_NAMES(CqtFrames, {CqtFrames::Masked, "masked"}, {CqtFrames::All, "all"});
+/// Masking: learned span embedding (HuBERT / MERT) or waveform noise (MusicFM).
+enum class Masking { Span, Noise };
+MUSEFM_ENUM_NAMES(Masking, {Masking::Span, "span"}, {Masking::Noise, "noise"});
+/// Learning-rate decay after warm-up.
+enum class LrSchedule { Polynomial, Cosine, Constant };
+MUSEFM_ENUM_NAMES(LrSchedule, {LrSchedule::Polynomial, "polynomial"},
+                  {LrSchedule::Cosine, "cosine"}, {LrSchedule::Constant, "constant"});
+/// Training precision: auto (bf16 autocast on CUDA, fp32 on CPU), fp32 or bf16.
+enum class TrainPrecision { Auto, Fp32, Bf16 };
+MUSEFM_ENUM_NAMES(TrainPrecision, {TrainPrecision::Auto, "auto"}, {TrainPrecision::Fp32, "fp32"},
+                  {TrainPrecision::Bf16, "bf16"});
+/// Gradient all-reduce: the process group's backend (NCCL on GPUs) or gloo.
+enum class GradientBackend { Auto, Gloo };
+MUSEFM_ENUM_NAMES(GradientBackend, {GradientBackend::Auto, "auto"},
+                  {GradientBackend::Gloo, "gloo"});
 
 /// Where the audio and the targets come from, and how batches are formed.
 struct PretrainDataConfig {
@@ -70,21 +97,21 @@ struct PretrainDataConfig {
 
 /// The masked-prediction objective.
 struct PretrainObjectiveConfig {
-  std::string prediction = "cosine";  ///< "cosine" (HuBERT / MERT) or "linear" (MusicFM)
-  int final_dim = 64;                 ///< cosine: projection size per codebook (MERT-95M: 64)
-  double logit_temp = 0.1;            ///< cosine: logits = cos / logit_temp
-  double cqt_weight = 1.0;            ///< weight of the CQT MSE (MERT: 1); 0 = no CQT head
+  Prediction prediction = Prediction::Cosine;  ///< cosine (HuBERT / MERT) or linear (MusicFM)
+  int final_dim = 64;       ///< cosine: projection size per codebook (MERT-95M: 64)
+  double logit_temp = 0.1;  ///< cosine: logits = cos / logit_temp
+  double cqt_weight = 1.0;  ///< weight of the CQT MSE (MERT: 1); 0 = no CQT head
   /// What the CQT head regresses: "magnitude" (MERT: |CQT| as nnAudio gives it; loud bins
   /// dominate the squared error, quiet partials and low notes hardly count) or "log"
   /// (log(1 + |CQT| / 1e-3): a -60 dB partial counts as much as a 0 dB one does on the linear
   /// scale, i.e. every audible note, as on a dB spectrogram).
-  std::string cqt_target = "magnitude";
+  CqtTargetScale cqt_target = CqtTargetScale::Magnitude;
   /// Frames the CQT head regresses: "masked" (MERT) or "all" (also the visible frames, so the
   /// representation must keep every frame's spectrum; the squared error is still divided by
   /// the masked frames, i.e. it weighs 1 / mask share more than "masked").
-  std::string cqt_frames = "masked";
+  CqtFrames cqt_frames = CqtFrames::Masked;
   double feature_pen_weight = 10.0;  ///< HuBERT's features_pen (MERT: 10; MusicFM: 0)
-  std::string masking = "span";      ///< "span" (learned embedding) or "noise" (MusicFM)
+  Masking masking = Masking::Span;   ///< span (learned embedding) or noise (MusicFM)
   double mask_prob = 0.8;            ///< span: fraction of frames starting spans (HuBERT)
   int mask_length = 5;               ///< span length in frames (MERT: 5, HuBERT: 10)
   int min_masks = 2;                 ///< spans per item at least
@@ -101,19 +128,19 @@ struct PretrainObjectiveConfig {
 
 /// AdamW and the learning-rate schedule.
 struct PretrainOptimConfig {
-  double lr = 5e-4;                     ///< peak learning rate
-  double beta1 = 0.9;                   ///< Adam beta1
-  double beta2 = 0.98;                  ///< Adam beta2 (fairseq recipes)
-  double eps = 1e-6;                    ///< Adam epsilon
-  double weight_decay = 0.01;           ///< decoupled weight decay
-  std::string schedule = "polynomial";  ///< "polynomial", "cosine" or "constant"
-  int64_t warmup_steps = 32000;         ///< linear warmup from 0
-  int64_t max_steps = 400000;           ///< optimiser updates in the whole run
-  double end_lr = 0.0;                  ///< learning rate at max_steps
-  double power = 1.0;                   ///< polynomial decay power
-  double clip_norm = 10.0;              ///< gradient-norm clip; 0 = none
-  int accumulate = 1;                   ///< micro-batches per update (fairseq update_freq)
-  int max_skipped_steps = 10;           ///< consecutive non-finite steps before the run stops
+  double lr = 5e-4;                              ///< peak learning rate
+  double beta1 = 0.9;                            ///< Adam beta1
+  double beta2 = 0.98;                           ///< Adam beta2 (fairseq recipes)
+  double eps = 1e-6;                             ///< Adam epsilon
+  double weight_decay = 0.01;                    ///< decoupled weight decay
+  LrSchedule schedule = LrSchedule::Polynomial;  ///< polynomial, cosine or constant
+  int64_t warmup_steps = 32000;                  ///< linear warmup from 0
+  int64_t max_steps = 400000;                    ///< optimiser updates in the whole run
+  double end_lr = 0.0;                           ///< learning rate at max_steps
+  double power = 1.0;                            ///< polynomial decay power
+  double clip_norm = 10.0;                       ///< gradient-norm clip; 0 = none
+  int accumulate = 1;                            ///< micro-batches per update (fairseq update_freq)
+  int max_skipped_steps = 10;  ///< consecutive non-finite steps before the run stops
 };
 
 /// Run control: seed, checkpoints, logging, device.
@@ -124,11 +151,12 @@ struct PretrainRunConfig {
   int64_t valid_every = 0;          ///< steps between validations; 0 = only at the end
   int valid_batches = 8;            ///< micro-batches per validation
   std::string device = "cpu";       ///< "cpu", "cuda", "cuda:N" ("cuda" = LOCAL_RANK's GPU)
-  std::string precision = "auto";   ///< "auto" (bf16 autocast on CUDA, fp32 on CPU), "fp32", "bf16"
-  double bucket_mb = 25.0;          ///< gradient all-reduce bucket size
+  TrainPrecision precision =
+      TrainPrecision::Auto;  ///< auto (bf16 on CUDA, fp32 on CPU), fp32, bf16
+  double bucket_mb = 25.0;   ///< gradient all-reduce bucket size
   /// Gradients of CUDA runs: "auto" (NCCL when this build has it, else gloo via host memory)
   /// or "gloo" (e.g. several ranks sharing one GPU, which NCCL refuses).
-  std::string gradient_backend = "auto";
+  GradientBackend gradient_backend = GradientBackend::Auto;
   double max_seconds = 0.0;  ///< stop (with a checkpoint) after this wall time; 0 = none
 };
 

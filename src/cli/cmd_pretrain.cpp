@@ -65,7 +65,7 @@ void run_pretrain(const PretrainOptions& o) {
   if (show) {
     std::fprintf(stderr,
                  "musefm pretrain: %s model (%d layers x %d), %zu label set(s), %d rank(s)%s\n",
-                 config.model.model_type.c_str(), config.model.num_hidden_layers,
+                 to_string(config.model.model_type).c_str(), config.model.num_hidden_layers,
                  config.model.hidden_size, config.data.labels.size(), group->world_size(),
                  start > 0 ? (", resuming at step " + std::to_string(start)).c_str() : "");
   }

@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "core/config_fields.h"
-#include "musefm/config.h"
+#include "musefm/encoder_config.h"
 
 namespace musefm {
 
@@ -63,12 +63,12 @@ EncoderConfig EncoderConfig::mert_v1_330m() {
 
 EncoderConfig EncoderConfig::musicfm_25hz() {
   EncoderConfig c;  // minzwon/musicfm model/musicfm_25hz.py + Wav2Vec2-Conformer rope-large
-  c.model_type = "musicfm";
+  c.model_type = ModelType::MusicFm;
   c.hidden_size = 1024;
   c.num_hidden_layers = 12;
   c.num_attention_heads = 16;
   c.intermediate_size = 4096;
-  c.hidden_act = "swish";
+  c.hidden_act = Activation::Swish;
   c.do_stable_layer_norm = true;
   // mel_mean / mel_std come from the checkpoint's stats json (the converter fills them).
   return c;
@@ -99,7 +99,7 @@ EncoderConfig EncoderConfig::tiny_musicfm() {
 }
 
 double EncoderConfig::frame_rate() const {
-  if (model_type == "musicfm") return double(sample_rate) / mel_hop_length / 4.0;
+  if (model_type == ModelType::MusicFm) return double(sample_rate) / mel_hop_length / 4.0;
   const int64_t hop =
       std::accumulate(conv_stride.begin(), conv_stride.end(), int64_t(1), std::multiplies<>());
   return double(sample_rate) / double(hop);
@@ -107,8 +107,6 @@ double EncoderConfig::frame_rate() const {
 
 void EncoderConfig::validate() const {
   const char* w = "EncoderConfig";
-  MUSEFM_CHECK(model_type == "mert" || model_type == "musicfm", w,
-               ".model_type must be \"mert\" or \"musicfm\", got \"", model_type, "\"");
   MUSEFM_CHECK(sample_rate > 0, w, ".sample_rate must be positive, got ", sample_rate);
   MUSEFM_CHECK(!conv_dim.empty() && conv_dim.size() == conv_kernel.size() &&
                    conv_dim.size() == conv_stride.size(),
@@ -117,9 +115,6 @@ void EncoderConfig::validate() const {
   for (size_t i = 0; i < conv_dim.size(); ++i)
     MUSEFM_CHECK(conv_dim[i] > 0 && conv_kernel[i] > 0 && conv_stride[i] > 0, w, ": conv layer ", i,
                  " needs positive dim, kernel and stride");
-  MUSEFM_CHECK(feat_extract_norm == "group" || feat_extract_norm == "layer", w,
-               ".feat_extract_norm must be \"group\" or \"layer\", got \"", feat_extract_norm,
-               "\"");
   MUSEFM_CHECK(
       hidden_size > 0 && num_hidden_layers > 0 && num_attention_heads > 0 && intermediate_size > 0,
       w,
@@ -132,10 +127,6 @@ void EncoderConfig::validate() const {
                w, ".num_conv_pos_embedding_groups (", num_conv_pos_embedding_groups,
                ") must divide hidden_size (", hidden_size, ")");
   MUSEFM_CHECK(layer_norm_eps > 0 && layer_norm_eps < 1, w, ".layer_norm_eps must be in (0, 1)");
-  MUSEFM_CHECK(hidden_act == "gelu" || hidden_act == "swish", w,
-               ".hidden_act must be \"gelu\" or \"swish\", got \"", hidden_act, "\"");
-  MUSEFM_CHECK(attention == "fused" || attention == "sdpa" || attention == "naive", w,
-               ".attention must be \"fused\", \"sdpa\" or \"naive\", got \"", attention, "\"");
   MUSEFM_CHECK(n_mels > 0 && mel_n_fft >= 2 && mel_hop_length > 0, w,
                ": n_mels, mel_n_fft and mel_hop_length must be positive");
   MUSEFM_CHECK(mel_std > 0, w, ".mel_std must be positive, got ", mel_std);
@@ -143,14 +134,8 @@ void EncoderConfig::validate() const {
   MUSEFM_CHECK(conv_depthwise_kernel_size > 0 && conv_depthwise_kernel_size % 2 == 1, w,
                ".conv_depthwise_kernel_size must be odd, got ", conv_depthwise_kernel_size);
   MUSEFM_CHECK(rotary_embedding_base > 1, w, ".rotary_embedding_base must be > 1");
-  MUSEFM_CHECK(hybrid_features == "none" || hybrid_features == "cqt" || hybrid_features == "mel" ||
-                   hybrid_features == "cqt+mel",
-               w, ".hybrid_features must be none, cqt, mel or cqt+mel, got \"", hybrid_features,
-               "\"");
-  MUSEFM_CHECK(hybrid_fusion == "concat" || hybrid_fusion == "add", w,
-               ".hybrid_fusion must be \"concat\" or \"add\", got \"", hybrid_fusion, "\"");
-  if (model_type == "musicfm") {
-    MUSEFM_CHECK(hybrid_features == "none", w,
+  if (model_type == ModelType::MusicFm) {
+    MUSEFM_CHECK(hybrid_features == HybridFeatures::None, w,
                  ".hybrid_features applies to the MERT family (MusicFM is mel-based already)");
     MUSEFM_CHECK(n_mels % 4 == 0, w,
                  ".n_mels must be divisible by 4 for the two stride-2 "

@@ -11,13 +11,13 @@ const ModelFamily& mert_family();     // model/mert.cpp
 const ModelFamily& musicfm_family();  // model/musicfm.cpp
 
 const ModelFamily& family_for(const EncoderConfig& c) {
-  static const std::pair<const char*, const ModelFamily& (*)()> kFamilies[] = {
-      {"mert", mert_family},
-      {"musicfm", musicfm_family},
+  static const std::pair<ModelType, const ModelFamily& (*)()> kFamilies[] = {
+      {ModelType::Mert, mert_family},
+      {ModelType::MusicFm, musicfm_family},
   };
   for (const auto& [type, family] : kFamilies)
     if (c.model_type == type) return family();
-  throw Error("unknown model_type \"" + c.model_type + "\"");
+  throw Error("no model family registered for model_type \"" + to_string(c.model_type) + "\"");
 }
 
 void fuse_projections(const std::vector<FusedProjection>& fused, Weights& w) {

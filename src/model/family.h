@@ -11,7 +11,7 @@
 
 #include "model/forward_context.h"
 #include "model/weights.h"
-#include "musefm/config.h"
+#include "musefm/encoder_config.h"
 
 namespace musefm::model_detail {
 

@@ -7,8 +7,8 @@
 namespace musefm::model_detail {
 namespace {
 
-bool wants(const EncoderConfig& c, const char* kind) {
-  return c.hybrid_features == kind || c.hybrid_features == "cqt+mel";
+bool wants(const EncoderConfig& c, HybridFeatures kind) {
+  return c.hybrid_features == kind || c.hybrid_features == HybridFeatures::CqtMel;
 }
 
 NnAudioCqtConfig cqt_config(const EncoderConfig& c) {
@@ -40,8 +40,9 @@ at::Tensor at_conv_frames(const EncoderConfig& c, const at::Tensor& f, int64_t f
 }  // namespace
 
 HybridFrontEnd::HybridFrontEnd(const EncoderConfig& c) : config_(c) {
-  if (wants(c, "cqt")) cqt_ = std::make_shared<NnAudioCqt>(cqt_config(c));
-  if (wants(c, "mel")) mel_ = std::make_shared<MelSpectrogram>(encoder_mel_config(c, false));
+  if (wants(c, HybridFeatures::Cqt)) cqt_ = std::make_shared<NnAudioCqt>(cqt_config(c));
+  if (wants(c, HybridFeatures::Mel))
+    mel_ = std::make_shared<MelSpectrogram>(encoder_mel_config(c, false));
 }
 
 HybridInputs HybridFrontEnd::operator()(const at::Tensor& x, int64_t frames) const {
@@ -66,8 +67,9 @@ MelConfig encoder_mel_config(const EncoderConfig& c, bool drop_last_frame) {
 }
 
 int64_t hybrid_concat_width(const EncoderConfig& c) {
-  if (c.hybrid_fusion != "concat") return 0;
-  return (wants(c, "cqt") ? cqt_config(c).n_bins : 0) + (wants(c, "mel") ? c.n_mels : 0);
+  if (c.hybrid_fusion != HybridFusion::Concat) return 0;
+  return (wants(c, HybridFeatures::Cqt) ? cqt_config(c).n_bins : 0) +
+         (wants(c, HybridFeatures::Mel) ? c.n_mels : 0);
 }
 
 void add_hybrid_weights(const EncoderConfig& c, WeightSpec& spec) {
@@ -75,13 +77,13 @@ void add_hybrid_weights(const EncoderConfig& c, WeightSpec& spec) {
   const auto add = [&](const std::string& kind, int64_t dims) {
     spec.shapes["hybrid." + kind + ".layer_norm.weight"] = {dims};
     spec.shapes["hybrid." + kind + ".layer_norm.bias"] = {dims};
-    if (c.hybrid_fusion == "add") {
+    if (c.hybrid_fusion == HybridFusion::Add) {
       spec.shapes["hybrid." + kind + ".projection.weight"] = {C, dims};
       spec.shapes["hybrid." + kind + ".projection.bias"] = {C};
     }
   };
-  if (wants(c, "cqt")) add("cqt", cqt_config(c).n_bins);
-  if (wants(c, "mel")) add("mel", c.n_mels);
+  if (wants(c, HybridFeatures::Cqt)) add("cqt", cqt_config(c).n_bins);
+  if (wants(c, HybridFeatures::Mel)) add("mel", c.n_mels);
 }
 
 at::Tensor fuse_hybrid(const EncoderConfig& c, const Weights& w, const at::Tensor& cnn,
@@ -92,13 +94,13 @@ at::Tensor fuse_hybrid(const EncoderConfig& c, const Weights& w, const at::Tenso
        {std::pair<std::string, at::Tensor>{"cqt", in.cqt}, {"mel", in.mel}}) {
     if (!t.defined()) continue;
     const at::Tensor normed = layer_norm(t, w, "hybrid." + kind + ".layer_norm", 1e-5);
-    if (c.hybrid_fusion == "add") {
+    if (c.hybrid_fusion == HybridFusion::Add) {
       sum = sum + linear(normed, w, "hybrid." + kind + ".projection");
     } else {
       parts.push_back(normed);
     }
   }
-  return c.hybrid_fusion == "add" ? sum : at::cat(parts, -1);
+  return c.hybrid_fusion == HybridFusion::Add ? sum : at::cat(parts, -1);
 }
 
 }  // namespace musefm::model_detail

@@ -125,10 +125,10 @@ at::Tensor mert_extract_features(const EncoderConfig& c, const Weights& w, const
       const std::string p = "feature_extractor.conv_layers." + std::to_string(i);
       const at::Tensor bias = c.conv_bias ? W(w, p + ".conv.bias") : at::Tensor();
       h = at::conv1d(h, W(w, p + ".conv.weight"), bias, c.conv_stride[i]);
-      if (c.feat_extract_norm == "group" && i == 0) {
+      if (c.feat_extract_norm == FeatExtractNorm::Group && i == 0) {
         h = at::group_norm(h, c.conv_dim[0], W(w, p + ".layer_norm.weight"),
                            W(w, p + ".layer_norm.bias"), 1e-5);
-      } else if (c.feat_extract_norm == "layer") {
+      } else if (c.feat_extract_norm == FeatExtractNorm::Layer) {
         h = layer_norm(h.transpose(1, 2), w, p + ".layer_norm", 1e-5).transpose(1, 2);
       }
       h = at::gelu(h);
@@ -141,7 +141,7 @@ at::Tensor mert_extract_features(const EncoderConfig& c, const Weights& w, const
   // (only over each item's own frames when padded); later valid convolutions never read past
   // an item's end, so the stack can then run chunk by chunk on the shared frame grid.
   at::Tensor mean, inv_std;
-  if (c.feat_extract_norm == "group")
+  if (c.feat_extract_norm == FeatExtractNorm::Group)
     std::tie(mean, inv_std) = group_norm_stats(c, w, x, conv_frames(c, 0, n));
   std::vector<at::Tensor> chunks;
   for (int64_t a = 0; a < T; a += kConvChunkFrames) {
@@ -151,10 +151,10 @@ at::Tensor mert_extract_features(const EncoderConfig& c, const Weights& w, const
       const std::string p = "feature_extractor.conv_layers." + std::to_string(i);
       const at::Tensor bias = c.conv_bias ? W(w, p + ".conv.bias") : at::Tensor();
       h = at::conv1d(h, W(w, p + ".conv.weight"), bias, c.conv_stride[i]);
-      if (c.feat_extract_norm == "group" && i == 0) {
+      if (c.feat_extract_norm == FeatExtractNorm::Group && i == 0) {
         h = at::addcmul(W(w, p + ".layer_norm.bias").view({1, -1, 1}), (h - mean) * inv_std,
                         W(w, p + ".layer_norm.weight").view({1, -1, 1}));
-      } else if (c.feat_extract_norm == "layer") {
+      } else if (c.feat_extract_norm == FeatExtractNorm::Layer) {
         h = layer_norm(h.transpose(1, 2), w, p + ".layer_norm", 1e-5).transpose(1, 2);
       }
       h = at::gelu(h);
@@ -223,7 +223,7 @@ namespace {
 class MertForward final : public FamilyForward {
  public:
   explicit MertForward(const EncoderConfig& c) : c_(c) {
-    if (c.hybrid_features != "none") hybrid_.emplace(c);
+    if (c.hybrid_features != HybridFeatures::None) hybrid_.emplace(c);
   }
 
   at::Tensor features(const Weights& w, const at::Tensor& x,

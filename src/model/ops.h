@@ -39,14 +39,13 @@ inline at::Tensor batch_norm(const ForwardContext& ctx, const at::Tensor& x, con
                         /*eps=*/1e-5, /*cudnn_enabled=*/true);
 }
 
-/// softmax(q k^T / sqrt(d)) v over [B, H, T, D]; `kind` is EncoderConfig::attention
-/// ("fused", "sdpa" or "naive", kernels/attention.h). `key_mask` (bool [B, T], true = real
+/// softmax(q k^T / sqrt(d)) v over [B, H, T, D] with EncoderConfig::attention's implementation
+/// (kernels/attention.h). `key_mask` (bool [B, T], true = real
 /// frame) hides padded keys; undefined = no padding.
 inline at::Tensor attend(const ForwardContext& o, const at::Tensor& q, const at::Tensor& k,
-                         const at::Tensor& v, const std::string& kind,
-                         const at::Tensor& key_mask = {}) {
+                         const at::Tensor& v, AttentionImpl kind, const at::Tensor& key_mask = {}) {
   return kernels::attention(q, k, v, key_mask, 0, o.training ? o.attention_dropout : 0.0,
-                            kernels::parse_attention_impl(kind));
+                            kernels::parse_attention_impl(to_string(kind)));
 }
 
 /// Real-frame mask (bool [B, T]) for items of `frames[b]` valid frames; undefined when every

@@ -34,7 +34,7 @@ WeightSpec mert_weight_spec(const EncoderConfig& c) {
     const int64_t out = c.conv_dim[i];
     s[p + ".conv.weight"] = {out, in, c.conv_kernel[i]};
     if (c.conv_bias) s[p + ".conv.bias"] = {out};
-    if (c.feat_extract_norm == "layer" || i == 0) {
+    if (c.feat_extract_norm == FeatExtractNorm::Layer || i == 0) {
       s[p + ".layer_norm.weight"] = {out};
       s[p + ".layer_norm.bias"] = {out};
     }

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "musefm/config.h"
+#include "musefm/encoder_config.h"
 
 namespace musefm::model_detail {
 

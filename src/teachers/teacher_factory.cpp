@@ -89,10 +89,10 @@ Teacher bestrq(const TeacherConfig& o) {
                "teach: --teacher bestrq needs --model DIR (a converted "
                "MusicFM model: its mel statistics and quantizer)");
   const Encoder enc = Encoder::load(o.model, "cpu");
-  MUSEFM_CHECK(enc.config().model_type == "musicfm",
+  MUSEFM_CHECK(enc.config().model_type == ModelType::MusicFm,
                "teach: --teacher bestrq reads MusicFM's "
                "mel; ",
-               o.model, " is a ", enc.config().model_type, " model");
+               o.model, " is a ", to_string(enc.config().model_type), " model");
   auto q = std::make_shared<BestRq>(BestRq::load(o.model));
   MelConfig mc = MelConfig::musicfm();  // with the model's mel shape (tiny models: fewer bands)
   mc.n_mels = enc.config().n_mels;

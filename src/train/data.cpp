@@ -266,7 +266,7 @@ MicroBatch BatchPlanner::plan(int64_t e, int64_t index) const {
   for (size_t j = 0; j < mb.items.size(); ++j) {
     const uint64_t key = mix_seed(salt_, {3, uint64_t(e), uint64_t(index), j});
     std::vector<uint8_t> m;
-    if (c_.objective.masking == "span") {
+    if (c_.objective.masking == Masking::Span) {
       m = span_mask(mb.frames, c_.objective.mask_prob, c_.objective.mask_length,
                     c_.objective.min_masks, key);
       mb.noise.emplace_back();

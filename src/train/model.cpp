@@ -69,7 +69,7 @@ std::map<std::string, std::vector<int64_t>> trainable_shapes(
   const auto& o = c.objective;
   int64_t total_k = 0;
   for (int64_t v : k) total_k += v;
-  if (o.prediction == "cosine") {
+  if (o.prediction == Prediction::Cosine) {
     s["final_proj.weight"] = {o.final_dim * int64_t(k.size()), H};
     s["final_proj.bias"] = {o.final_dim * int64_t(k.size())};
     s["label_embs_concat"] = {total_k, o.final_dim};
@@ -84,7 +84,7 @@ std::map<std::string, std::vector<int64_t>> trainable_shapes(
     s["cqt_head.weight"] = {336, H};
     s["cqt_head.bias"] = {336};
   }
-  if (o.masking != "span" && !mask_emb.empty()) s.erase(mask_emb);
+  if (o.masking != Masking::Span && !mask_emb.empty()) s.erase(mask_emb);
   return s;
 }
 
@@ -203,13 +203,13 @@ std::pair<at::Tensor, LossSums> PretrainModel::forward(
   const auto sums_opts = at::TensorOptions(device_).dtype(at::kDouble);
   std::vector<at::Tensor> parts, correct;
   at::Tensor proj;
-  if (o.prediction == "cosine")
+  if (o.prediction == Prediction::Cosine)
     proj = at::linear(xm, by_name_.at("final_proj.weight"), by_name_.at("final_proj.bias"));
   int64_t offset = 0;
   for (int64_t i = 0; i < C; ++i) {
     const at::Tensor target = targets[size_t(i)].to(device_).index({dev_mask});
     at::Tensor logits;
-    if (o.prediction == "cosine") {
+    if (o.prediction == Prediction::Cosine) {
       const at::Tensor p = proj.narrow(1, i * o.final_dim, o.final_dim);
       const at::Tensor e = by_name_.at("label_embs_concat").narrow(0, offset, k_[size_t(i)]);
       const at::Tensor pn = p / p.norm(2, {1}, true).clamp_min(1e-8);
@@ -231,10 +231,10 @@ std::pair<at::Tensor, LossSums> PretrainModel::forward(
     {
       at::NoGradGuard no_grad;
       target = (*cqt_)(clean.to(device_), T);
-      target = o.cqt_frames == "all" ? target.flatten(0, 1) : target.index({dev_mask});
-      if (o.cqt_target == "log") target = at::log1p(target * kLogCqtScale);
+      target = o.cqt_frames == CqtFrames::All ? target.flatten(0, 1) : target.index({dev_mask});
+      if (o.cqt_target == CqtTargetScale::Log) target = at::log1p(target * kLogCqtScale);
     }
-    const at::Tensor rows = o.cqt_frames == "all" ? x.flatten(0, 1).to(at::kFloat) : xm;
+    const at::Tensor rows = o.cqt_frames == CqtFrames::All ? x.flatten(0, 1).to(at::kFloat) : xm;
     const at::Tensor pred =
         at::linear(rows, by_name_.at("cqt_head.weight"), by_name_.at("cqt_head.bias"));
     const at::Tensor sse = (pred - target).square().sum() / double(cqt_->bins());

@@ -224,12 +224,12 @@ Pretrainer::Pretrainer(const PretrainConfig& config, const std::string& out_dir,
   std::string dev = config.run.device;
   if (dev == "cuda") dev = "cuda:" + std::to_string(RendezvousConfig::from_env().local_rank);
   m.device = model_detail::checked_device(dev);
-  m.autocast = m.device.is_cuda() && config.run.precision != "fp32";
+  m.autocast = m.device.is_cuda() && config.run.precision != TrainPrecision::Fp32;
   m.grad_group = m.group;
-  if (m.device.is_cuda() && m.group->world_size() > 1 && config.run.gradient_backend == "auto" &&
-      Collective::nccl_available())
+  if (m.device.is_cuda() && m.group->world_size() > 1 &&
+      config.run.gradient_backend == GradientBackend::Auto && Collective::nccl_available())
     m.grad_group = Collective::nccl(RendezvousConfig::from_env(), m.device.index());
-  MUSEFM_CHECK(!(m.device.is_cpu() && config.run.precision == "bf16"),
+  MUSEFM_CHECK(!(m.device.is_cpu() && config.run.precision == TrainPrecision::Bf16),
                "pretrain: run.precision \"bf16\" needs a CUDA device (CPU training runs in fp32)");
   m.train = open_split(m.config, config.data.train_split, *m.group);
   m.has_valid = !config.data.valid_split.empty();
@@ -416,7 +416,7 @@ void export_checkpoint(const std::string& checkpoint_path, const std::string& mo
   Checkpoint ck = load_checkpoint(checkpoint_path);
   PretrainConfig c = PretrainConfig::from_json(ck.config_json);
   std::vector<int64_t> k;
-  if (c.objective.prediction == "cosine") {
+  if (c.objective.prediction == Prediction::Cosine) {
     // label_embs_concat rows are split per codebook; sizes are not needed for the encoder.
     k.assign(c.data.labels.size(), 1);
     const auto it = ck.tensors.find("param/label_embs_concat");

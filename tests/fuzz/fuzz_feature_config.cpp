@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "musefm/config.h"
+#include "musefm/encoder_config.h"
 #include "musefm/extract.h"
 #include "musefm/features.h"
 #include "musefm/manifest.h"

@@ -35,7 +35,7 @@ TEST(GpuPretrain, Fp32OnCudaFollowsTheCpu) {
   const std::string tmp = test::temp_dir();
   const std::string dir = test::make_pretrain_data(tmp + "/data", 6);
   PretrainConfig c = test::tiny_pretrain_config(dir);
-  c.run.precision = "fp32";
+  c.run.precision = TrainPrecision::Fp32;
   const auto cpu = train(c, tmp + "/cpu");
   c.run.device = "cuda";
   const auto gpu = train(c, tmp + "/gpu");
@@ -51,7 +51,7 @@ TEST(GpuPretrain, Bf16AutocastTrains) {
   const std::string dir = test::make_pretrain_data(tmp + "/data", 6);
   PretrainConfig c = test::tiny_pretrain_config(dir);
   c.run.device = "cuda";
-  c.run.precision = "bf16";
+  c.run.precision = TrainPrecision::Bf16;
   c.optim.max_steps = 30;
   const auto losses = train(c, tmp + "/bf16");
   ASSERT_EQ(losses.size(), 30u);
