@@ -59,8 +59,8 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 import make_musicfm_fixtures as mfm  # noqa: E402
 from compare_extract import ARCH as MERT_ARCH, COMMON as MERT_COMMON  # noqa: E402
-from convert_checkpoint import convert_hf_mert  # noqa: E402
-from convert_musicfm import convert_musicfm  # noqa: E402
+from musefm_convert.hf_mert import convert_hf_mert  # noqa: E402
+from musefm_convert.musicfm import convert_musicfm  # noqa: E402
 
 SEED = 2468
 # MusicFM25Hz defaults (model/musicfm_25hz.py) and the conformer config it loads

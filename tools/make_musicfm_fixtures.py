@@ -55,7 +55,7 @@ from transformers.models.wav2vec2_conformer.modeling_wav2vec2_conformer import (
     Wav2Vec2ConformerConfig, Wav2Vec2ConformerEncoder)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from convert_musicfm import convert_musicfm  # noqa: E402
+from musefm_convert.musicfm import convert_musicfm  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
