@@ -32,7 +32,7 @@ import torch
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 from check_encodec_full import full_model, tiled_input  # noqa: E402
-from convert_encodec import convert_encodec  # noqa: E402
+from musefm_convert.encodec import convert_encodec  # noqa: E402
 
 
 def main():

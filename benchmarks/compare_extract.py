@@ -28,7 +28,7 @@ import transformers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
-from convert_checkpoint import convert_hf_mert  # noqa: E402
+from musefm_convert.hf_mert import convert_hf_mert  # noqa: E402
 
 ARCH = {  # m-a-p/MERT-v1-95M / -330M config.json (shared reference models.md section 1.1)
     "95m": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12,

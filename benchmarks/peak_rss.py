@@ -61,7 +61,7 @@ def make_model(model_dir):
     sys.path.insert(0, os.path.join(ROOT, "tools"))
     sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
     from compare_extract import ARCH, COMMON
-    from convert_checkpoint import convert_hf_mert
+    from musefm_convert.hf_mert import convert_hf_mert
     print(f"building random-weight MERT-v1-95M in {model_dir}", flush=True)
     torch.manual_seed(0)
     model = transformers.HubertModel(transformers.HubertConfig(**COMMON, **ARCH["95m"]))

@@ -1,5 +1,6 @@
-# Tests of tools/convert_encodec.py (through tools/convert_checkpoint.py encodec), include()d from
-# tests/CMakeLists.txt; needs MUSEFM_PYTHON (the project venv's python: torch + safetensors).
+# Tests of tools/musefm_convert/encodec.py (through tools/convert_checkpoint.py encodec),
+# include()d from tests/CMakeLists.txt; needs MUSEFM_PYTHON (the project venv's python: torch +
+# safetensors).
 #   convert_encodec_roundtrip   the fixture's weights saved as a torch state dict (as the released
 #                               encodec_24khz-*.th files are) convert back to the committed
 #                               fixtures/teachers/encodec_tiny exactly

@@ -1,5 +1,6 @@
-# Tests of `tools/convert_checkpoint.py fairseq-mert` (tools/convert_fairseq_mert.py), include()d
-# from tests/CMakeLists.txt; needs MUSEFM_PYTHON (the project venv's python), no build target.
+# Tests of `tools/convert_checkpoint.py fairseq-mert` (tools/musefm_convert/fairseq_mert.py),
+# include()d from tests/CMakeLists.txt; needs MUSEFM_PYTHON (the project venv's python), no build
+# target.
 #
 #   convert_fairseq_mert_{postln,preln}  tests/fixtures/encoders/<name>/source/fairseq_tiny.pt
 #       (tools/make_fairseq_fixture.py) converted to converted/<name>_fairseq must equal, in

@@ -1,5 +1,5 @@
-# Tests of tools/convert_musicfm.py (through tools/convert_checkpoint.py musicfm), include()d from
-# tests/CMakeLists.txt; needs MUSEFM_PYTHON (the project venv's python).
+# Tests of tools/musefm_convert/musicfm.py (through tools/convert_checkpoint.py musicfm),
+# include()d from tests/CMakeLists.txt; needs MUSEFM_PYTHON (the project venv's python).
 #   convert_musicfm_roundtrip   converting fixtures/encoders/musicfm_tiny/source/ reproduces the
 #                               committed config.json + model.safetensors exactly (the conversion
 #                               itself is the fixture setup test convert_musicfm_tiny)

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from convert_encodec import ENCODEC_24KHZ, convert_encodec  # noqa: E402
+from musefm_convert.encodec import ENCODEC_24KHZ, convert_encodec  # noqa: E402
 from make_encodec_fixtures import (SEED, EncodecModel, randomise, read_clip,  # noqa: E402
                                    reference_codes)
 

@@ -9,7 +9,7 @@ excerpt tests/fixtures/real_24k.wav tiled, as benchmarks/compare_extract.py does
             128 mels, Res2d channels 512, codebook 4096 x 16), built with the builders of
             tools/make_musicfm_fixtures.py (every parameter and the BatchNorm running statistics
             randomised, fixed seed), saved as an upstream {"state_dict": {"model.<key>": ...}}
-            checkpoint + stats json, converted with tools/convert_musicfm.py. Reference: the
+            checkpoint + stats json, converted with tools/musefm_convert/musicfm.py. Reference: the
             MusicFM25Hz forward of make_musicfm_fixtures.py (torchaudio mel, Res2d subsampling,
             transformers Wav2Vec2ConformerEncoder, eager attention, layer inputs recorded with
             hooks) and the script's from-the-spec reimplementation of MusicFM's own encoder copy.
@@ -59,8 +59,8 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 import make_musicfm_fixtures as mfm  # noqa: E402
 from compare_extract import ARCH as MERT_ARCH, COMMON as MERT_COMMON  # noqa: E402
-from convert_checkpoint import convert_hf_mert  # noqa: E402
-from convert_musicfm import convert_musicfm  # noqa: E402
+from musefm_convert.hf_mert import convert_hf_mert  # noqa: E402
+from musefm_convert.musicfm import convert_musicfm  # noqa: E402
 
 SEED = 2468
 # MusicFM25Hz defaults (model/musicfm_25hz.py) and the conformer config it loads

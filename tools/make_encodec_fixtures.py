@@ -56,8 +56,8 @@ from encodec import quantization as eq  # noqa: E402
 from encodec.model import EncodecModel  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from convert_checkpoint import sort_safetensors_metadata  # noqa: E402
-from convert_encodec import ENCODEC_24KHZ, convert_encodec  # noqa: E402
+from musefm_convert.common import sort_safetensors_metadata  # noqa: E402
+from musefm_convert.encodec import ENCODEC_24KHZ, convert_encodec  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")

@@ -32,7 +32,7 @@ import torch
 import transformers
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from convert_checkpoint import convert_hf_mert  # noqa: E402
+from musefm_convert.hf_mert import convert_hf_mert  # noqa: E402
 from torch import nn
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -10,7 +10,7 @@ of plain dicts / lists / scalars only, so torch.load(weights_only=True) reads it
 names are produced by inverting the name mapping of transformers'
 src/transformers/models/hubert/convert_hubert_original_pytorch_checkpoint_to_pytorch.py
 (MAPPING and load_conv_layer; MERT's scripts/convert_MERT_HF.py uses the same table), written out
-here independently of tools/convert_fairseq_mert.py so that the converter test compares two
+here independently of tools/musefm_convert/fairseq_mert.py so that the converter test compares two
 separate derivations. Training-only parameters are added (label_embs_concat, final_proj, the CQT
 reconstruction head encoder_cqt_model.fc) to check that the converter drops them.
 

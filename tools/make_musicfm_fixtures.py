@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes parity fixtures for the C++ MusicFM encoder: a tiny MusicFM 25 Hz model with random
 weights, saved the way minzwon/musicfm ships its checkpoints, converted with
-tools/convert_musicfm.py, and its outputs on a two-clip batch of real music.
+tools/musefm_convert/musicfm.py, and its outputs on a two-clip batch of real music.
 
 The reference follows model/musicfm_25hz.py (MusicFM25Hz.get_predictions / get_latent):
   torchaudio MelSpectrogram(24000, n_fft 2048, hop 240, n_mels) -> AmplitudeToDB -> drop the last
@@ -55,7 +55,7 @@ from transformers.models.wav2vec2_conformer.modeling_wav2vec2_conformer import (
     Wav2Vec2ConformerConfig, Wav2Vec2ConformerEncoder)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from convert_musicfm import convert_musicfm  # noqa: E402
+from musefm_convert.musicfm import convert_musicfm  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """EnCodec checkpoint -> musefm model directory (used by `convert_checkpoint.py encodec`).
 
 Input: a state dict of facebookresearch/encodec's `EncodecModel`, as released
@@ -28,10 +27,11 @@ import json
 import math
 import os
 import re
+from typing import Optional, Tuple
 
 import torch
 
-from convert_checkpoint import fail, write_model_dir
+from .common import Config, State, fail, write_model_dir
 
 # encodec 0.1.1 EncodecModel.encodec_model_24khz() (shared reference models.md section 4).
 ENCODEC_24KHZ = dict(
@@ -157,7 +157,8 @@ def check_state(state, arch):
     return problems
 
 
-def convert_encodec(src, out, arch_path=None, encoder_only=False):
+def convert_encodec(src: str, out: str, arch_path: Optional[str] = None,
+                    encoder_only: bool = False) -> Tuple[Config, State]:
     state = load_state(src)
     overrides = {}
     if arch_path:

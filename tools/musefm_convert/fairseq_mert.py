@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """fairseq MERT / HuBERT pretraining checkpoint -> musefm model directory.
 
 Used by `tools/convert_checkpoint.py fairseq-mert SRC.pt OUT`. The checkpoint is the dict that
@@ -21,13 +20,12 @@ import importlib
 import os
 import pickle
 import re
-import sys
 import warnings
+from typing import Tuple
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from convert_checkpoint import fail, mert_config, write_model_dir  # noqa: E402
+from .common import Config, State, fail, mert_config, write_model_dir
 
 TRUST_ENV = "MUSEFM_TRUST_PICKLE"
 
@@ -201,7 +199,7 @@ def parse_conv_layers(text, src):
 
 
 def hf_config(model, task, src):
-    """Builds the HF-Hubert-style config that convert_checkpoint.mert_config maps to musefm."""
+    """Builds the HF-Hubert-style config that common.mert_config maps to musefm."""
     problems = []
     missing = [k for k in REQUIRED if k not in model]
     if missing:
@@ -369,7 +367,7 @@ def rename_state(hf, state, src):
     return {k: v.detach().clone().contiguous() for k, v in out.items()}
 
 
-def convert_fairseq_mert(src, out):
+def convert_fairseq_mert(src: str, out: str) -> Tuple[Config, State]:
     model, task, state = checkpoint_sections(load_checkpoint(src), src)
     hf = hf_config(model, task, src)
     config = mert_config(hf)
@@ -377,6 +375,3 @@ def convert_fairseq_mert(src, out):
     write_model_dir(out, config, tensors, src)
     return config, tensors
 
-
-if __name__ == "__main__":
-    sys.exit("run: .venv/bin/python tools/convert_checkpoint.py fairseq-mert SRC.pt OUT")

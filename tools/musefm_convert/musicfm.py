@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """MusicFM checkpoint -> musefm model directory (used by `convert_checkpoint.py musicfm`).
 
 Input: a MusicFM checkpoint as released by minzwon/musicfm (pretrained_msd.pt, pretrained_fma.pt):
@@ -45,10 +44,11 @@ import json
 import math
 import os
 import re
+from typing import Optional, Tuple
 
 import torch
 
-from convert_checkpoint import MUSEFM_DEFAULTS, fail, write_model_dir
+from .common import MUSEFM_DEFAULTS, Config, State, fail, write_model_dir
 
 PREFIX = "model."
 MEL = "preprocessor_melspec_2048.mel_stft"
@@ -326,7 +326,8 @@ def musicfm_config(arch, mean, std):
     return config
 
 
-def convert_musicfm(src_pt, stats_json, out, arch=None):
+def convert_musicfm(src_pt: str, stats_json: str, out: str,
+                    arch: Optional[Config] = None) -> Tuple[Config, State]:
     """Converts a MusicFM checkpoint + stats json into OUT/{config.json, model.safetensors}.
     `arch` optionally overrides what the shapes do not determine (num_attention_heads,
     rotary_embedding_base, layer_norm_eps, mel_hop_length, sample_rate, attention, hidden_act).
