@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
     for (int i = 0; i < C; ++i) targets.push_back(at::randint(K, {B, T}, at::kLong));
     PretrainModel model(c, std::vector<int64_t>(size_t(C), K), at::Device(at::kCPU));
     model.init(1);
-    AdamW adam(c.optim, model.params());
+    AdamW adam(adamw_options(c.optim), model.params());
     const int steps = std::stoi(a["--steps"]), warmup = std::stoi(a["--warmup"]);
     std::vector<double> times;
     double loss_first = 0, loss_last = 0;

@@ -112,7 +112,7 @@ TEST(PretrainOptim, AdamWMatchesTorch) {
   for (const char* n : {"a", "b", "c"})
     params.emplace_back(n, f.get(std::string("init/") + n).clone());
   PretrainOptimConfig o;  // betas 0.9 / 0.98, eps 1e-6, weight decay 0.01: the fixture's
-  AdamW adam(o, params);
+  AdamW adam(adamw_options(o), params);
   const double lrs[] = {1e-3, 5e-4, 2e-3};
   for (int s = 0; s < 3; ++s) {
     for (auto& [n, p] : params)

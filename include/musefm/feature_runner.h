@@ -16,6 +16,7 @@
 
 #include "musefm/audio.h"
 #include "musefm/features.h"
+#include "musefm/file_batch.h"  // sidecar_path
 
 namespace musefm {
 
@@ -50,8 +51,5 @@ class FeatureRunner {
   ResampleQuality quality_;
   std::unique_ptr<Impl> impl_;
 };
-
-/// The JSON sidecar next to an output: "x.npy" / "x.safetensors" -> "x.json", else "x.ext.json".
-std::string sidecar_path(const std::string& path);
 
 }  // namespace musefm

@@ -32,6 +32,9 @@ struct FileInput {
 /// with the same key are an error naming both.
 std::vector<FileInput> collect_inputs(const std::vector<std::string>& args);
 
+/// The JSON sidecar next to an output: "x.npy" / "x.safetensors" -> "x.json", else "x.ext.json".
+std::string sidecar_path(const std::string& path);
+
 /// An input with its output path (out_dir/<key><extension>); `error` is set by the processor
 /// when this item failed.
 struct FileJob {

@@ -66,9 +66,9 @@
 
 #include "musefm/audio.h"
 #include "musefm/codec.h"
-#include "musefm/encoder_config.h"
 #include "musefm/default_model.h"
 #include "musefm/encoder.h"
+#include "musefm/encoder_config.h"
 #include "musefm/error.h"
 #include "musefm/extract.h"
 #include "musefm/extract_files.h"

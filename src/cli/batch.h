@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "musefm/feature_runner.h"  // sidecar_path
+#include "musefm/file_batch.h"  // sidecar_path
 #include "musefm/file_batch.h"
 
 namespace musefm::cli {

@@ -6,21 +6,8 @@
 
 namespace musefm {
 
-namespace detail {
-template <>
-struct ConfigFields<ExtractConfig> {
-  static constexpr const char* name = "ExtractConfig";
-  template <typename C, typename V>
-  static void visit(C& c, V& v) {
-    v("layers", c.layers);
-    v("layer_weights", c.layer_weights);
-    v("pool", c.pool);
-    v("window_s", c.window_s);
-    v("hop_s", c.hop_s);
-    v("batch", c.batch);
-  }
-};
-}  // namespace detail
+MUSEFM_CONFIG_FIELDS(ExtractConfig, "ExtractConfig", layers, layer_weights, pool, window_s, hop_s,
+                     batch);
 
 void ExtractConfig::validate() const {
   const char* w = "ExtractConfig";
@@ -42,10 +29,6 @@ void ExtractConfig::validate() const {
   MUSEFM_CHECK(batch >= 1 && batch <= 4096, w, ".batch must be in [1, 4096], got ", batch);
 }
 
-std::string ExtractConfig::to_json() const { return detail::config_to_json(*this); }
-
-ExtractConfig ExtractConfig::from_json(const std::string& text) {
-  return detail::config_from_json<ExtractConfig>(text);
-}
+MUSEFM_CONFIG_JSON(ExtractConfig);
 
 }  // namespace musefm

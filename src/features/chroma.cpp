@@ -8,11 +8,13 @@
 #include <vector>
 
 #include "core/config_fields.h"
-#include "features/tensor_util.h"
+#include "core/tensor_util.h"
+#include "features/filterbanks.h"
 #include "musefm/features.h"
 
 namespace musefm {
 using namespace features_detail;
+using namespace detail;
 
 namespace {
 // chroma_cqt's call: cqt(y, sr, hop_length, fmin=None (C1), n_bins=n_octaves * bins_per_octave,
@@ -49,22 +51,9 @@ at::Tensor cq_to_chroma(int n_input, int bins_per_octave, int n_chroma) {
 }  // namespace
 
 // ---- ChromaConfig ----------------------------------------------------------------------------
-namespace detail {
-template <>
-struct ConfigFields<ChromaConfig> {
-  static constexpr const char* name = "ChromaConfig";
-  template <typename C, typename V>
-  static void visit(C& c, V& v) {
-    v("sample_rate", c.sample_rate);
-    v("hop_length", c.hop_length);
-    v("n_chroma", c.n_chroma);
-    v("n_octaves", c.n_octaves);
-    v("bins_per_octave", c.bins_per_octave);
-    v.nullable("tuning", c.tuning);
-    v("normalize", c.normalize);
-  }
-};
-}  // namespace detail
+MUSEFM_CONFIG_FIELDS(ChromaConfig, "ChromaConfig", sample_rate, hop_length, n_chroma, n_octaves,
+                     bins_per_octave, tuning, normalize);
+MUSEFM_CONFIG_NULLABLE(ChromaConfig, "tuning");
 
 void ChromaConfig::validate() const {
   MUSEFM_CHECK(sample_rate > 0, "ChromaConfig.sample_rate must be positive, got ", sample_rate);
@@ -87,11 +76,7 @@ void ChromaConfig::validate() const {
   }
 }
 
-std::string ChromaConfig::to_json() const { return detail::config_to_json(*this); }
-
-ChromaConfig ChromaConfig::from_json(const std::string& text) {
-  return detail::config_from_json<ChromaConfig>(text);
-}
+MUSEFM_CONFIG_JSON(ChromaConfig);
 
 // ---- Chroma ----------------------------------------------------------------------------------
 Chroma::Chroma(ChromaConfig config)

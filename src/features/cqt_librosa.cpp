@@ -12,13 +12,15 @@
 #include <map>
 #include <mutex>
 
+#include "audio/soxr_resample.h"
 #include "core/config_fields.h"
-#include "features/soxr_resample.h"
-#include "features/tensor_util.h"
+#include "core/tensor_util.h"
+#include "features/filterbanks.h"
 #include "musefm/features.h"
 
 namespace musefm {
 using namespace features_detail;
+using namespace detail;
 
 namespace {
 constexpr double kPi = 3.14159265358979323846;
@@ -175,24 +177,9 @@ LibrosaCqtConfig LibrosaCqtConfig::chroma() {
   return c;
 }
 
-namespace detail {
-template <>
-struct ConfigFields<LibrosaCqtConfig> {
-  static constexpr const char* name = "LibrosaCqtConfig";
-  template <typename C, typename V>
-  static void visit(C& c, V& v) {
-    v("sample_rate", c.sample_rate);
-    v("hop_length", c.hop_length);
-    v("fmin", c.fmin);
-    v("n_bins", c.n_bins);
-    v("bins_per_octave", c.bins_per_octave);
-    v.nullable("tuning", c.tuning);
-    v("filter_scale", c.filter_scale);
-    v("sparsity", c.sparsity);
-    v("scale", c.scale);
-  }
-};
-}  // namespace detail
+MUSEFM_CONFIG_FIELDS(LibrosaCqtConfig, "LibrosaCqtConfig", sample_rate, hop_length, fmin, n_bins,
+                     bins_per_octave, tuning, filter_scale, sparsity, scale);
+MUSEFM_CONFIG_NULLABLE(LibrosaCqtConfig, "tuning");
 
 void LibrosaCqtConfig::validate() const {
   MUSEFM_CHECK(sample_rate > 0, "LibrosaCqtConfig.sample_rate must be positive, got ", sample_rate);
@@ -230,11 +217,7 @@ void LibrosaCqtConfig::validate() const {
                " samples are too long; raise fmin or n_bins");
 }
 
-std::string LibrosaCqtConfig::to_json() const { return detail::config_to_json(*this); }
-
-LibrosaCqtConfig LibrosaCqtConfig::from_json(const std::string& text) {
-  return detail::config_from_json<LibrosaCqtConfig>(text);
-}
+MUSEFM_CONFIG_JSON(LibrosaCqtConfig);
 
 // ---- LibrosaCqt ----------------------------------------------------------------------------
 struct LibrosaCqt::Impl {

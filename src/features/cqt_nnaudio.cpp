@@ -16,11 +16,13 @@
 #include <map>
 #include <mutex>
 
-#include "features/tensor_util.h"
+#include "core/tensor_util.h"
+#include "features/filterbanks.h"
 #include "musefm/features.h"
 
 namespace musefm {
 using namespace features_detail;
+using namespace detail;
 
 namespace {
 constexpr double kPi = 3.14159265358979323846;

@@ -13,31 +13,9 @@ MelConfig MelConfig::musicfm() {
   return c;
 }
 
-namespace detail {
-template <>
-struct ConfigFields<MelConfig> {
-  static constexpr const char* name = "MelConfig";
-  template <typename C, typename V>
-  static void visit(C& c, V& v) {
-    v("sample_rate", c.sample_rate);
-    v("n_fft", c.n_fft);
-    v("win_length", c.win_length);
-    v("hop_length", c.hop_length);
-    v("f_min", c.f_min);
-    v("f_max", c.f_max);
-    v("n_mels", c.n_mels);
-    v("power", c.power);
-    v("center", c.center);
-    v("pad_mode", c.pad_mode);
-    v("mel_scale", c.mel_scale);
-    v("norm", c.norm);
-    v("to_db", c.to_db);
-    v("amin", c.amin);
-    v("top_db", c.top_db);
-    v("drop_last_frame", c.drop_last_frame);
-  }
-};
-}  // namespace detail
+MUSEFM_CONFIG_FIELDS(MelConfig, "MelConfig", sample_rate, n_fft, win_length, hop_length, f_min,
+                     f_max, n_mels, power, center, pad_mode, mel_scale, norm, to_db, amin, top_db,
+                     drop_last_frame);
 
 void MelConfig::validate() const {
   MUSEFM_CHECK(sample_rate > 0, "MelConfig.sample_rate must be positive, got ", sample_rate);
@@ -55,11 +33,7 @@ void MelConfig::validate() const {
   MUSEFM_CHECK(top_db >= 0, "MelConfig.top_db must be >= 0 (0 = off), got ", top_db);
 }
 
-std::string MelConfig::to_json() const { return detail::config_to_json(*this); }
-
-MelConfig MelConfig::from_json(const std::string& text) {
-  return detail::config_from_json<MelConfig>(text);
-}
+MUSEFM_CONFIG_JSON(MelConfig);
 
 // ---- KaldiMfccConfig -------------------------------------------------------------------------
 KaldiMfccConfig KaldiMfccConfig::hubert(int sample_rate) {
@@ -68,32 +42,10 @@ KaldiMfccConfig KaldiMfccConfig::hubert(int sample_rate) {
   return c;
 }
 
-namespace detail {
-template <>
-struct ConfigFields<KaldiMfccConfig> {
-  static constexpr const char* name = "KaldiMfccConfig";
-  template <typename C, typename V>
-  static void visit(C& c, V& v) {
-    v("sample_rate", c.sample_rate);
-    v("frame_length_ms", c.frame_length_ms);
-    v("frame_shift_ms", c.frame_shift_ms);
-    v("num_mel_bins", c.num_mel_bins);
-    v("num_ceps", c.num_ceps);
-    v("preemphasis", c.preemphasis);
-    v("cepstral_lifter", c.cepstral_lifter);
-    v("low_freq", c.low_freq);
-    v("high_freq", c.high_freq);
-    v("remove_dc_offset", c.remove_dc_offset);
-    v("round_to_power_of_two", c.round_to_power_of_two);
-    v("snip_edges", c.snip_edges);
-    v("window", c.window);
-    v("use_energy", c.use_energy);
-    v("energy_floor", c.energy_floor);
-    v("delta_order", c.delta_order);
-    v("delta_window", c.delta_window);
-  }
-};
-}  // namespace detail
+MUSEFM_CONFIG_FIELDS(KaldiMfccConfig, "KaldiMfccConfig", sample_rate, frame_length_ms,
+                     frame_shift_ms, num_mel_bins, num_ceps, preemphasis, cepstral_lifter, low_freq,
+                     high_freq, remove_dc_offset, round_to_power_of_two, snip_edges, window,
+                     use_energy, energy_floor, delta_order, delta_window);
 
 void KaldiMfccConfig::validate() const {
   MUSEFM_CHECK(sample_rate > 0, "KaldiMfccConfig.sample_rate must be positive, got ", sample_rate);
@@ -115,35 +67,14 @@ void KaldiMfccConfig::validate() const {
   MUSEFM_CHECK(energy_floor >= 0, "KaldiMfccConfig.energy_floor must be >= 0");
 }
 
-std::string KaldiMfccConfig::to_json() const { return detail::config_to_json(*this); }
-
-KaldiMfccConfig KaldiMfccConfig::from_json(const std::string& text) {
-  return detail::config_from_json<KaldiMfccConfig>(text);
-}
+MUSEFM_CONFIG_JSON(KaldiMfccConfig);
 
 // ---- NnAudioCqtConfig ------------------------------------------------------------------------
 NnAudioCqtConfig NnAudioCqtConfig::mert() { return NnAudioCqtConfig{}; }
 
-namespace detail {
-template <>
-struct ConfigFields<NnAudioCqtConfig> {
-  static constexpr const char* name = "NnAudioCqtConfig";
-  template <typename C, typename V>
-  static void visit(C& c, V& v) {
-    v("sample_rate", c.sample_rate);
-    v("hop_length", c.hop_length);
-    v("fmin", c.fmin);
-    v("n_bins", c.n_bins);
-    v("bins_per_octave", c.bins_per_octave);
-    v("filter_scale", c.filter_scale);
-    v("norm", c.norm);
-    v("center", c.center);
-    v("pad_mode", c.pad_mode);
-    v("spectral_cutoff", c.spectral_cutoff);
-    v("chunk_frames", c.chunk_frames);
-  }
-};
-}  // namespace detail
+MUSEFM_CONFIG_FIELDS(NnAudioCqtConfig, "NnAudioCqtConfig", sample_rate, hop_length, fmin, n_bins,
+                     bins_per_octave, filter_scale, norm, center, pad_mode, spectral_cutoff,
+                     chunk_frames);
 
 void NnAudioCqtConfig::validate() const {
   MUSEFM_CHECK(sample_rate > 0, "NnAudioCqtConfig.sample_rate must be positive, got ", sample_rate);
@@ -162,11 +93,7 @@ void NnAudioCqtConfig::validate() const {
                "NnAudioCqtConfig.chunk_frames must be in [16, 65536], got ", chunk_frames);
 }
 
-std::string NnAudioCqtConfig::to_json() const { return detail::config_to_json(*this); }
-
-NnAudioCqtConfig NnAudioCqtConfig::from_json(const std::string& text) {
-  return detail::config_from_json<NnAudioCqtConfig>(text);
-}
+MUSEFM_CONFIG_JSON(NnAudioCqtConfig);
 
 double frame_rate(const MelConfig& c) { return double(c.sample_rate) / c.hop_length; }
 double frame_rate(const KaldiMfccConfig& c) {

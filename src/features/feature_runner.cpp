@@ -121,12 +121,4 @@ std::vector<float> FeatureRunner::run(const std::string& audio_path, const std::
   return data;
 }
 
-std::string sidecar_path(const std::string& path) {
-  const std::filesystem::path p(path);
-  const std::string ext = p.extension().string();
-  if (ext == ".npy" || ext == ".safetensors")
-    return (p.parent_path() / p.stem()).string() + ".json";
-  return path + ".json";
-}
-
 }  // namespace musefm

@@ -8,7 +8,7 @@
 #include <complex>
 #include <vector>
 
-#include "features/tensor_util.h"
+#include "core/tensor_util.h"
 #include "musefm/features.h"
 
 namespace musefm {
@@ -92,7 +92,7 @@ double estimate_tuning(const at::Tensor& waveform, int sample_rate, int bins_per
   MUSEFM_CHECK(bins_per_octave > 0, "estimate_tuning: bins_per_octave must be positive, got ",
                bins_per_octave);
   bool unbatched = false;
-  at::Tensor x = features_detail::as_batch(waveform, "estimate_tuning", unbatched);
+  at::Tensor x = detail::as_batch(waveform, "estimate_tuning", unbatched);
   MUSEFM_CHECK(unbatched, "estimate_tuning: waveform must be 1-D [samples], got ", waveform.dim(),
                " dims");
   // librosa frames float32 audio, multiplies by the float64 window and takes a float64 FFT.

@@ -3,11 +3,13 @@
 
 #include <cmath>
 
-#include "features/tensor_util.h"
+#include "core/tensor_util.h"
+#include "features/filterbanks.h"
 #include "musefm/features.h"
 
 namespace musefm {
 using namespace features_detail;
+using namespace detail;
 
 namespace {
 // torchaudio.functional.melscale_fbanks evaluated the way torchaudio does it: scalar mel

@@ -3,11 +3,13 @@
 
 #include <cmath>
 
-#include "features/tensor_util.h"
+#include "core/tensor_util.h"
+#include "features/filterbanks.h"
 #include "musefm/features.h"
 
 namespace musefm {
 using namespace features_detail;
+using namespace detail;
 
 namespace {
 int next_power_of_two(int x) {

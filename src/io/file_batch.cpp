@@ -9,7 +9,6 @@
 #include <set>
 
 #include "musefm/error.h"
-#include "musefm/feature_runner.h"
 #include "musefm/manifest.h"
 
 namespace musefm {
@@ -111,6 +110,14 @@ FileBatchSummary run_file_batch(const std::vector<FileInput>& inputs, const std:
   run_pending();
   progress.on_end();
   return s;
+}
+
+std::string sidecar_path(const std::string& path) {
+  const std::filesystem::path p(path);
+  const std::string ext = p.extension().string();
+  if (ext == ".npy" || ext == ".safetensors")
+    return (p.parent_path() / p.stem()).string() + ".json";
+  return path + ".json";
 }
 
 }  // namespace musefm

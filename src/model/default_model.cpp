@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "core/hash.h"
 #include "musefm/error.h"
 
 namespace musefm {
@@ -70,18 +71,13 @@ std::string default_model_dir() {
 std::string file_checksum(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   MUSEFM_CHECK(in.good(), "cannot read '", path, "'");
-  uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a 64 offset basis
+  detail::Fnv1a64 h;
   std::vector<char> buf(1 << 20);
   while (in) {
     in.read(buf.data(), std::streamsize(buf.size()));
-    for (std::streamsize i = 0; i < in.gcount(); ++i) {
-      h ^= uint64_t(static_cast<unsigned char>(buf[size_t(i)]));
-      h *= 1099511628211ull;  // FNV-1a 64 prime
-    }
+    h.add_bytes(buf.data(), size_t(in.gcount()));
   }
-  char text[17];
-  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(h));
-  return std::string("fnv1a64:") + text;
+  return "fnv1a64:" + h.hex();
 }
 
 void verify_model_checksums(const std::string& model_dir) {

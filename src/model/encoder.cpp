@@ -6,7 +6,8 @@
 #include <filesystem>
 #include <memory>
 
-#include "features/tensor_util.h"
+#include "core/device.h"
+#include "core/tensor_util.h"
 #include "model/family.h"
 #include "model/weights.h"
 #include "musefm/default_model.h"
@@ -27,7 +28,7 @@ Encoder Encoder::from_weights(const EncoderConfig& config,
                               const std::map<std::string, at::Tensor>& weights,
                               const std::string& device, const std::string& source) {
   config.validate();
-  const at::Device dev = model_detail::checked_device(device);
+  const at::Device dev = detail::checked_device(device);
   const model_detail::ModelFamily& family = model_detail::family_for(config);
   model_detail::Weights w = weights;
   for (const auto& wn : family.weight_norms(config))
@@ -66,7 +67,7 @@ const model_detail::ForwardContext& inference() {
 
 at::Tensor prepared(const Encoder::Impl& impl, const at::Tensor& waveform) {
   bool unbatched = false;
-  at::Tensor x = features_detail::as_batch(waveform, "Encoder", unbatched);
+  at::Tensor x = detail::as_batch(waveform, "Encoder", unbatched);
   const int64_t min_samples = impl.family->min_samples(impl.config);
   MUSEFM_CHECK(x.size(1) >= min_samples, "Encoder: input of ", x.size(1),
                " samples is shorter than one frame (", min_samples, " samples)");

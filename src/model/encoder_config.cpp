@@ -5,47 +5,18 @@
 #include <sstream>
 
 #include "core/config_fields.h"
+#include "model/family_config.h"
 #include "musefm/encoder_config.h"
 
 namespace musefm {
 
-namespace detail {
-template <>
-struct ConfigFields<EncoderConfig> {
-  static constexpr const char* name = "EncoderConfig";
-  template <typename C, typename V>
-  static void visit(C& c, V& v) {
-    v("model_type", c.model_type);
-    v("sample_rate", c.sample_rate);
-    v("conv_dim", c.conv_dim);
-    v("conv_kernel", c.conv_kernel);
-    v("conv_stride", c.conv_stride);
-    v("conv_bias", c.conv_bias);
-    v("feat_extract_norm", c.feat_extract_norm);
-    v("feat_proj_layer_norm", c.feat_proj_layer_norm);
-    v("num_conv_pos_embeddings", c.num_conv_pos_embeddings);
-    v("num_conv_pos_embedding_groups", c.num_conv_pos_embedding_groups);
-    v("hidden_size", c.hidden_size);
-    v("num_hidden_layers", c.num_hidden_layers);
-    v("num_attention_heads", c.num_attention_heads);
-    v("intermediate_size", c.intermediate_size);
-    v("layer_norm_eps", c.layer_norm_eps);
-    v("do_stable_layer_norm", c.do_stable_layer_norm);
-    v("hidden_act", c.hidden_act);
-    v("attention", c.attention);
-    v("n_mels", c.n_mels);
-    v("mel_n_fft", c.mel_n_fft);
-    v("mel_hop_length", c.mel_hop_length);
-    v("mel_mean", c.mel_mean);
-    v("mel_std", c.mel_std);
-    v("conv_subsampling_channels", c.conv_subsampling_channels);
-    v("conv_depthwise_kernel_size", c.conv_depthwise_kernel_size);
-    v("rotary_embedding_base", c.rotary_embedding_base);
-    v("hybrid_features", c.hybrid_features);
-    v("hybrid_fusion", c.hybrid_fusion);
-  }
-};
-}  // namespace detail
+MUSEFM_CONFIG_FIELDS(EncoderConfig, "EncoderConfig", model_type, sample_rate, conv_dim, conv_kernel,
+                     conv_stride, conv_bias, feat_extract_norm, feat_proj_layer_norm,
+                     num_conv_pos_embeddings, num_conv_pos_embedding_groups, hidden_size,
+                     num_hidden_layers, num_attention_heads, intermediate_size, layer_norm_eps,
+                     do_stable_layer_norm, hidden_act, attention, n_mels, mel_n_fft, mel_hop_length,
+                     mel_mean, mel_std, conv_subsampling_channels, conv_depthwise_kernel_size,
+                     rotary_embedding_base, hybrid_features, hybrid_fusion);
 
 EncoderConfig EncoderConfig::mert_v1_95m() {
   return EncoderConfig{};  // defaults = m-a-p/MERT-v1-95M config.json
@@ -74,36 +45,34 @@ EncoderConfig EncoderConfig::musicfm_25hz() {
   return c;
 }
 
-EncoderConfig EncoderConfig::tiny_mert() {
-  EncoderConfig c;
-  c.conv_dim = {32, 32, 32, 32, 32, 32, 32};
+namespace {
+// The tiny test models' transformer: 2 layers x 64, 4 heads.
+EncoderConfig tiny(EncoderConfig c) {
   c.hidden_size = 64;
   c.num_hidden_layers = 2;
   c.num_attention_heads = 4;
   c.intermediate_size = 128;
+  return c;
+}
+}  // namespace
+
+EncoderConfig EncoderConfig::tiny_mert() {
+  EncoderConfig c = tiny(EncoderConfig{});
+  c.conv_dim = {32, 32, 32, 32, 32, 32, 32};
   c.num_conv_pos_embeddings = 16;
   c.num_conv_pos_embedding_groups = 4;
   return c;
 }
 
 EncoderConfig EncoderConfig::tiny_musicfm() {
-  EncoderConfig c = musicfm_25hz();
-  c.hidden_size = 64;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.intermediate_size = 128;
+  EncoderConfig c = tiny(musicfm_25hz());
   c.n_mels = 32;
   c.conv_subsampling_channels = 16;
   c.conv_depthwise_kernel_size = 7;
   return c;
 }
 
-double EncoderConfig::frame_rate() const {
-  if (model_type == ModelType::MusicFm) return double(sample_rate) / mel_hop_length / 4.0;
-  const int64_t hop =
-      std::accumulate(conv_stride.begin(), conv_stride.end(), int64_t(1), std::multiplies<>());
-  return double(sample_rate) / double(hop);
-}
+double EncoderConfig::frame_rate() const { return model_detail::family_frame_rate(*this); }
 
 void EncoderConfig::validate() const {
   const char* w = "EncoderConfig";
@@ -134,21 +103,10 @@ void EncoderConfig::validate() const {
   MUSEFM_CHECK(conv_depthwise_kernel_size > 0 && conv_depthwise_kernel_size % 2 == 1, w,
                ".conv_depthwise_kernel_size must be odd, got ", conv_depthwise_kernel_size);
   MUSEFM_CHECK(rotary_embedding_base > 1, w, ".rotary_embedding_base must be > 1");
-  if (model_type == ModelType::MusicFm) {
-    MUSEFM_CHECK(hybrid_features == HybridFeatures::None, w,
-                 ".hybrid_features applies to the MERT family (MusicFM is mel-based already)");
-    MUSEFM_CHECK(n_mels % 4 == 0, w,
-                 ".n_mels must be divisible by 4 for the two stride-2 "
-                 "Res2d blocks, got ",
-                 n_mels);
-  }
+  model_detail::validate_for_family(*this);
 }
 
-std::string EncoderConfig::to_json() const { return detail::config_to_json(*this); }
-
-EncoderConfig EncoderConfig::from_json(const std::string& text) {
-  return detail::config_from_json<EncoderConfig>(text);
-}
+MUSEFM_CONFIG_JSON(EncoderConfig);
 
 EncoderConfig EncoderConfig::load(const std::string& path) {
   return detail::load_config_file<EncoderConfig>(path);

@@ -1,5 +1,6 @@
 // The model-family registry, keyed by EncoderConfig::model_type.
 #include "model/family.h"
+#include "model/family_config.h"
 
 #include <utility>
 
@@ -19,6 +20,10 @@ const ModelFamily& family_for(const EncoderConfig& c) {
     if (c.model_type == type) return family();
   throw Error("no model family registered for model_type \"" + to_string(c.model_type) + "\"");
 }
+
+double family_frame_rate(const EncoderConfig& c) { return family_for(c).frame_rate(c); }
+
+void validate_for_family(const EncoderConfig& c) { family_for(c).validate(c); }
 
 void fuse_projections(const std::vector<FusedProjection>& fused, Weights& w) {
   for (const FusedProjection& f : fused)

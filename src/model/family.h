@@ -62,6 +62,10 @@ class ModelFamily {
   virtual std::vector<WeightNormed> weight_norms(const EncoderConfig&) const { return {}; }
   /// Projections read fused, one entry per layer.
   virtual std::vector<FusedProjection> fused_projections(const EncoderConfig& c) const = 0;
+  /// Output frames per second.
+  virtual double frame_rate(const EncoderConfig& c) const = 0;
+  /// Checks of the config that only this family makes (after the generic ones).
+  virtual void validate(const EncoderConfig&) const {}
   /// Output frames for `samples` input samples.
   virtual int64_t num_frames(const EncoderConfig& c, int64_t samples) const = 0;
   /// Shortest input that gives one frame.

@@ -294,6 +294,11 @@ class MertFamily final : public ModelFamily {
     return mert_num_frames(c, n);
   }
   // The conv stack's receptive field (MERT-v1: 400 samples).
+  double frame_rate(const EncoderConfig& c) const override {
+    int64_t hop = 1;
+    for (int s : c.conv_stride) hop *= s;
+    return double(c.sample_rate) / double(hop);
+  }
   int64_t min_samples(const EncoderConfig& c) const override {
     int64_t r = 1;
     for (size_t i = c.conv_kernel.size(); i-- > 0;)

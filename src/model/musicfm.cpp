@@ -295,6 +295,18 @@ class MusicFmFamily final : public ModelFamily {
   int64_t num_frames(const EncoderConfig& c, int64_t n) const override {
     return musicfm_num_frames(c, n);
   }
+  double frame_rate(const EncoderConfig& c) const override {
+    return double(c.sample_rate) / c.mel_hop_length / 4.0;  // two stride-2 Res2d blocks
+  }
+  void validate(const EncoderConfig& c) const override {
+    MUSEFM_CHECK(c.hybrid_features == HybridFeatures::None,
+                 "EncoderConfig.hybrid_features applies to the MERT family (MusicFM is mel-based "
+                 "already)");
+    MUSEFM_CHECK(c.n_mels % 4 == 0,
+                 "EncoderConfig.n_mels must be divisible by 4 for the two stride-2 Res2d blocks, "
+                 "got ",
+                 c.n_mels);
+  }
   int64_t min_samples(const EncoderConfig& c) const override { return musicfm_min_samples(c); }
   int64_t feature_channels(const EncoderConfig& c) const override { return c.hidden_size; }
   std::unique_ptr<FamilyForward> forward_pass(const EncoderConfig& c) const override {

@@ -134,13 +134,6 @@ Weights checked_weights(const Weights& w, const WeightSpec& spec, const at::Devi
   return out;
 }
 
-at::Device checked_device(const std::string& device) {
-  const at::Device dev(device);
-  MUSEFM_CHECK(dev.is_cpu() || (dev.is_cuda() && at::hasCUDA()), "device '", device,
-               "': ", dev.is_cuda() ? "no CUDA device is available" : "unsupported device type");
-  return dev;
-}
-
 ModelDirPaths model_dir_paths(const std::string& dir) {
   namespace fs = std::filesystem;
   MUSEFM_CHECK(fs::is_directory(dir), "model directory '", dir, "' does not exist");

@@ -38,9 +38,6 @@ void fold_weight_norm(Weights& w, const std::string& prefix, int64_t dim,
 Weights checked_weights(const Weights& w, const WeightSpec& spec, const at::Device& device,
                         const std::string& source);
 
-/// The device named `device` ("cpu", "cuda", "cuda:1"); throws when it is not usable here.
-at::Device checked_device(const std::string& device);
-
 /// The files of a model directory: <dir>/config.json and <dir>/model.safetensors. Throws when
 /// the directory does not exist.
 struct ModelDirPaths {

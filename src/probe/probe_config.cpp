@@ -9,29 +9,9 @@ namespace {
 bool positive_finite(double v) { return std::isfinite(v) && v > 0; }
 }  // namespace
 
-namespace detail {
-template <>
-struct ConfigFields<ProbeConfig> {
-  static constexpr const char* name = "probe config";
-  template <typename C, typename V>
-  static void visit(C& c, V& v) {
-    v("probe", c.probe);
-    v("l2_grid", c.l2_grid);
-    v("lbfgs_max_iter", c.lbfgs_max_iter);
-    v("lbfgs_tol", c.lbfgs_tol);
-    v("hidden", c.hidden);
-    v("dropout", c.dropout);
-    v("lr_grid", c.lr_grid);
-    v("batch_size", c.batch_size);
-    v("max_epochs", c.max_epochs);
-    v("early_stop_patience", c.early_stop_patience);
-    v("lr_patience", c.lr_patience);
-    v("lr_factor", c.lr_factor);
-    v("seed", c.seed);
-    v("device", c.device);
-  }
-};
-}  // namespace detail
+MUSEFM_CONFIG_FIELDS(ProbeConfig, "probe config", probe, l2_grid, lbfgs_max_iter, lbfgs_tol, hidden,
+                     dropout, lr_grid, batch_size, max_epochs, early_stop_patience, lr_patience,
+                     lr_factor, seed, device);
 
 void ProbeConfig::validate() const {
   const char* p = "probe config: ";

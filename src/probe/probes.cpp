@@ -10,11 +10,11 @@
 #include <cmath>
 #include <sstream>
 
-#include "model/weights.h"
+#include "core/adamw.h"
+#include "core/device.h"
 #include "musefm/metrics.h"
 #include "musefm/probe.h"
 #include "probe/probe_detail.h"
-#include "train/optim.h"
 
 namespace musefm {
 namespace probe_detail {
@@ -73,7 +73,7 @@ Problem make_problem(const ProbeTask& task, const ProbeDataset& data, int layer,
   const int64_t L = data.train.x.size(1);
   MUSEFM_CHECK(layer == kWeightedLayers || (layer >= 0 && layer < L), "probe: layer ", layer,
                " is out of range: the features have ", L, " layers (0..", L - 1, ")");
-  const at::Device dev = model_detail::checked_device(cfg.device);  // clear error without a GPU
+  const at::Device dev = detail::checked_device(cfg.device);  // clear error without a GPU
   const auto pick = [&](const ProbeFeatures& f) {
     at::Tensor x = layer == kWeightedLayers ? f.x : f.x.narrow(1, layer, 1);
     return x.to(dev, dtype);
@@ -164,7 +164,7 @@ using namespace probe_detail;
 // ---- MLP ------------------------------------------------------------------------------------
 
 struct Mlp {
-  train_detail::Named params;  // w1 [hidden, H], b1, w2 [C, hidden], b2, (a [L'])
+  detail::NamedTensors params;  // w1 [hidden, H], b1, w2 [C, hidden], b2, (a [L'])
   const at::Tensor& get(size_t i) const { return params[i].second; }
 };
 
@@ -235,9 +235,9 @@ std::vector<at::Tensor> rows_by_clip(const Rows& r) {
 MlpRun train_mlp(const Problem& p, const ProbeConfig& cfg, double lr) {
   at::Generator gen = at::detail::createCPUGenerator(cfg.seed);
   Mlp m = init_mlp(p, cfg, gen);
-  PretrainOptimConfig adam;  // torch.optim.Adam defaults, no weight decay (MARBLE)
-  adam.beta1 = 0.9, adam.beta2 = 0.999, adam.eps = 1e-8, adam.weight_decay = 0.0;
-  train_detail::AdamW opt(adam, m.params);
+  detail::AdamWOptions adam;  // torch.optim.Adam defaults, no weight decay (MARBLE)
+  adam.weight_decay = 0.0;
+  detail::AdamW opt(adam, m.params);
   const at::Device dev(cfg.device);
   // Frame rows (beat tasks) are batched by clip: batch_size clips of frames per step, as
   // MARBLE batches sequences; other rows batch_size at a time.

@@ -15,24 +15,8 @@
 
 namespace musefm {
 
-namespace detail {
-template <>
-struct ConfigFields<KMeansConfig> {
-  static constexpr const char* name = "KMeansConfig";
-  template <typename C, typename V>
-  static void visit(C& c, V& v) {
-    v("k", c.k);
-    v("batch_size", c.batch_size);
-    v("max_epochs", c.max_epochs);
-    v("max_no_improvement", c.max_no_improvement);
-    v("refine_iterations", c.refine_iterations);
-    v("refine_tol", c.refine_tol);
-    v("init_size", c.init_size);
-    v("n_init", c.n_init);
-    v("seed", c.seed);
-  }
-};
-}  // namespace detail
+MUSEFM_CONFIG_FIELDS(KMeansConfig, "KMeansConfig", k, batch_size, max_epochs, max_no_improvement,
+                     refine_iterations, refine_tol, init_size, n_init, seed);
 
 void KMeansConfig::validate() const {
   const char* w = "KMeansConfig";
@@ -49,11 +33,7 @@ void KMeansConfig::validate() const {
   MUSEFM_CHECK(n_init >= 1 && n_init <= 1000, w, ".n_init must be in [1, 1000], got ", n_init);
 }
 
-std::string KMeansConfig::to_json() const { return detail::config_to_json(*this); }
-
-KMeansConfig KMeansConfig::from_json(const std::string& text) {
-  return detail::config_from_json<KMeansConfig>(text);
-}
+MUSEFM_CONFIG_JSON(KMeansConfig);
 
 namespace {
 

@@ -10,98 +10,22 @@
 #include "musefm/train.h"
 
 namespace musefm {
-namespace detail {
-template <>
-struct ConfigFields<PretrainDataConfig> {
-  static constexpr const char* name = "pretrain config: data";
-  template <typename C, typename V>
-  static void visit(C& c, V& v) {
-    v("manifest_dir", c.manifest_dir);
-    v("labels_dir", c.labels_dir);
-    v("train_split", c.train_split);
-    v("valid_split", c.valid_split);
-    v("labels", c.labels);
-    v("label_rate", c.label_rate);
-    v("label_tolerance_s", c.label_tolerance_s);
-    v("max_sample_size", c.max_sample_size);
-    v("min_sample_size", c.min_sample_size);
-    v("max_tokens", c.max_tokens);
-    v("max_batch_items", c.max_batch_items);
-    v("mixup_prob", c.mixup_prob);
-    v("mixup_max_segments", c.mixup_max_segments);
-    v("mixup_min_length", c.mixup_min_length);
-    v("mixup_max_length", c.mixup_max_length);
-    v("mixup_volume", c.mixup_volume);
-    v("loader_threads", c.loader_threads);
-    v("prefetch", c.prefetch);
-    v("audio_cache_mb", c.audio_cache_mb);
-  }
-};
-template <>
-struct ConfigFields<PretrainObjectiveConfig> {
-  static constexpr const char* name = "pretrain config: objective";
-  template <typename C, typename V>
-  static void visit(C& c, V& v) {
-    v("prediction", c.prediction);
-    v("final_dim", c.final_dim);
-    v("logit_temp", c.logit_temp);
-    v("cqt_weight", c.cqt_weight);
-    v("cqt_target", c.cqt_target);
-    v("cqt_frames", c.cqt_frames);
-    v("feature_pen_weight", c.feature_pen_weight);
-    v("masking", c.masking);
-    v("mask_prob", c.mask_prob);
-    v("mask_length", c.mask_length);
-    v("min_masks", c.min_masks);
-    v("noise_chunk_s", c.noise_chunk_s);
-    v("noise_prob", c.noise_prob);
-    v("noise_std", c.noise_std);
-    v("feature_grad_mult", c.feature_grad_mult);
-    v("dropout", c.dropout);
-    v("attention_dropout", c.attention_dropout);
-    v("activation_dropout", c.activation_dropout);
-    v("dropout_input", c.dropout_input);
-    v("layerdrop", c.layerdrop);
-  }
-};
-template <>
-struct ConfigFields<PretrainOptimConfig> {
-  static constexpr const char* name = "pretrain config: optim";
-  template <typename C, typename V>
-  static void visit(C& c, V& v) {
-    v("lr", c.lr);
-    v("beta1", c.beta1);
-    v("beta2", c.beta2);
-    v("eps", c.eps);
-    v("weight_decay", c.weight_decay);
-    v("schedule", c.schedule);
-    v("warmup_steps", c.warmup_steps);
-    v("max_steps", c.max_steps);
-    v("end_lr", c.end_lr);
-    v("power", c.power);
-    v("clip_norm", c.clip_norm);
-    v("accumulate", c.accumulate);
-    v("max_skipped_steps", c.max_skipped_steps);
-  }
-};
-template <>
-struct ConfigFields<PretrainRunConfig> {
-  static constexpr const char* name = "pretrain config: run";
-  template <typename C, typename V>
-  static void visit(C& c, V& v) {
-    v("seed", c.seed);
-    v("checkpoint_every", c.checkpoint_every);
-    v("keep_last", c.keep_last);
-    v("valid_every", c.valid_every);
-    v("valid_batches", c.valid_batches);
-    v("device", c.device);
-    v("precision", c.precision);
-    v("bucket_mb", c.bucket_mb);
-    v("gradient_backend", c.gradient_backend);
-    v("max_seconds", c.max_seconds);
-  }
-};
-}  // namespace detail
+MUSEFM_CONFIG_FIELDS(PretrainDataConfig, "pretrain config: data", manifest_dir, labels_dir,
+                     train_split, valid_split, labels, label_rate, label_tolerance_s,
+                     max_sample_size, min_sample_size, max_tokens, max_batch_items, mixup_prob,
+                     mixup_max_segments, mixup_min_length, mixup_max_length, mixup_volume,
+                     loader_threads, prefetch, audio_cache_mb);
+MUSEFM_CONFIG_FIELDS(PretrainObjectiveConfig, "pretrain config: objective", prediction, final_dim,
+                     logit_temp, cqt_weight, cqt_target, cqt_frames, feature_pen_weight, masking,
+                     mask_prob, mask_length, min_masks, noise_chunk_s, noise_prob, noise_std,
+                     feature_grad_mult, dropout, attention_dropout, activation_dropout,
+                     dropout_input, layerdrop);
+MUSEFM_CONFIG_FIELDS(PretrainOptimConfig, "pretrain config: optim", lr, beta1, beta2, eps,
+                     weight_decay, schedule, warmup_steps, max_steps, end_lr, power, clip_norm,
+                     accumulate, max_skipped_steps);
+MUSEFM_CONFIG_FIELDS(PretrainRunConfig, "pretrain config: run", seed, checkpoint_every, keep_last,
+                     valid_every, valid_batches, device, precision, bucket_mb, gradient_backend,
+                     max_seconds);
 
 namespace {
 using nlohmann::json;
@@ -124,10 +48,10 @@ void read_section(const json& v, Section& out) {
 bool finite_in(double v, double lo, double hi) { return std::isfinite(v) && v >= lo && v <= hi; }
 }  // namespace
 
-void PretrainConfig::validate() const {
-  model.validate();
-  const auto& d = data;
-  const char* p = "pretrain config: ";
+namespace {
+constexpr const char* p = "pretrain config: ";
+
+void validate_data(const PretrainDataConfig& d) {
   MUSEFM_CHECK(!d.labels.empty(), p, "data.labels: at least one label set is needed");
   for (const auto& l : d.labels)
     MUSEFM_CHECK(!l.empty() && l.find('/') == std::string::npos && l.find(' ') == std::string::npos,
@@ -153,8 +77,9 @@ void PretrainConfig::validate() const {
                "data.loader_threads must be in [1, 64]");
   MUSEFM_CHECK(d.audio_cache_mb >= 0, p, "data.audio_cache_mb must be >= 0");
   MUSEFM_CHECK(d.prefetch >= 1 && d.prefetch <= 256, p, "data.prefetch must be in [1, 256]");
+}
 
-  const auto& o = objective;
+void validate_objective(const PretrainObjectiveConfig& o, const EncoderConfig& model) {
   MUSEFM_CHECK(o.final_dim >= 1 && o.final_dim <= 4096, p,
                "objective.final_dim must be in [1, 4096]");
   MUSEFM_CHECK(finite_in(o.logit_temp, 1e-4, 100), p,
@@ -185,8 +110,9 @@ void PretrainConfig::validate() const {
   MUSEFM_CHECK(!musicfm || (o.feature_pen_weight == 0 && o.feature_grad_mult == 1), p,
                "objective.feature_pen_weight / feature_grad_mult apply to MERT's conv front-end; "
                "set them to 0 / 1 for MusicFM");
+}
 
-  const auto& op = optim;
+void validate_optim(const PretrainOptimConfig& op) {
   MUSEFM_CHECK(finite_in(op.lr, 0, 10) && op.lr > 0, p, "optim.lr must be in (0, 10]");
   MUSEFM_CHECK(finite_in(op.beta1, 0, 0.999999) && finite_in(op.beta2, 0, 0.999999), p,
                "optim.beta1 / beta2 must be in [0, 1)");
@@ -200,8 +126,9 @@ void PretrainConfig::validate() const {
   MUSEFM_CHECK(op.accumulate >= 1 && op.accumulate <= 4096, p,
                "optim.accumulate must be in [1, 4096]");
   MUSEFM_CHECK(op.max_skipped_steps >= 1, p, "optim.max_skipped_steps must be >= 1");
+}
 
-  const auto& r = run;
+void validate_run(const PretrainRunConfig& r) {
   MUSEFM_CHECK(r.checkpoint_every >= 1, p, "run.checkpoint_every must be >= 1");
   MUSEFM_CHECK(r.keep_last >= 1, p, "run.keep_last must be >= 1");
   MUSEFM_CHECK(r.valid_every >= 0 && r.valid_batches >= 1, p,
@@ -210,6 +137,15 @@ void PretrainConfig::validate() const {
                "run.device must be \"cpu\", \"cuda\" or \"cuda:N\", got \"", r.device, "\"");
   MUSEFM_CHECK(finite_in(r.bucket_mb, 0.001, 4096), p, "run.bucket_mb must be in (0, 4096]");
   MUSEFM_CHECK(finite_in(r.max_seconds, 0, 1e9), p, "run.max_seconds must be >= 0");
+}
+}  // namespace
+
+void PretrainConfig::validate() const {
+  model.validate();
+  validate_data(data);
+  validate_objective(objective, model);
+  validate_optim(optim);
+  validate_run(run);
 }
 
 std::string PretrainConfig::to_json() const {

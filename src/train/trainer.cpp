@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/device.h"
 #include "model/family.h"
 #include "model/weights.h"
 #include "musefm/safetensors.h"
@@ -91,6 +92,85 @@ struct Pretrainer::Impl {
   std::ofstream log;
 
   bool rank0() const { return group->rank() == 0; }
+
+  // The update's loss normalisers (masked frames, conv feature elements) and its size.
+  LossScale loss_scale(const Update& u, int64_t& samples, int64_t& frames) const {
+    LossScale scale{0, 0};
+    for (const MicroBatch& p : u.plans) {
+      scale.masked += double(p.masked);
+      scale.feature_elems +=
+          double(p.items.size()) * double(planner->frames_for(p.crop)) * model->conv_channels();
+      samples += int64_t(p.items.size()) * p.crop;
+      frames += int64_t(p.items.size()) * p.frames;
+    }
+    scale.masked = std::max(scale.masked, 1.0);
+    scale.feature_elems = std::max(scale.feature_elems, 1.0);
+    return scale;
+  }
+
+  // Forward + backward of this rank's micro-batches; returns the summed loss terms and counts
+  // the non-finite losses. Every parameter ends with a gradient (zeros when unused here).
+  at::Tensor backward(Update& u, const LossScale& scale, size_t num_sums, int64_t& bad_losses) {
+    for (auto& [n, p] : model->params()) p.mutable_grad() = at::Tensor();  // set to none
+    at::Tensor sums = at::zeros({int64_t(num_sums)}, at::kDouble);
+    for (size_t k = 0; k < u.batches.size(); ++k) {
+      Batch& b = u.batches[k];
+      for (const auto& f : b.failures) {  // trained as silence; rank 0 logs, others warn
+        write_log({{"event", "unreadable"}, {"step", state.step}, {"item", f}});
+        if (!rank0())
+          std::fprintf(stderr, "musefm pretrain (rank %d): unreadable, trained as silence: %s\n",
+                       group->rank(), f.c_str());
+      }
+      // Dropout draws depend on the micro-batch's place in the update, not on the rank.
+      at::manual_seed(mix_seed(config.run.seed, {7, uint64_t(state.step), uint64_t(u.mine[k])}));
+      at::Tensor loss;
+      LossSums s;
+      {
+        AutocastScope ac(autocast);
+        std::tie(loss, s) =
+            model->forward(b.audio, b.clean, b.targets, b.mask, scale, /*training=*/true);
+      }
+      if (!std::isfinite(loss.item<double>())) ++bad_losses;  // e.g. an overflowing target
+      loss.backward();
+      sums += s.values;
+    }
+    for (auto& [n, p] : model->params())  // no micro-batch on this rank, or an unused tensor
+      if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
+    return sums;
+  }
+
+  // DDP's broadcast_buffers: rank 0's BatchNorm running statistics everywhere.
+  void broadcast_buffers() {
+    if (model->buffers().empty() || group->world_size() <= 1) return;
+    std::vector<at::Tensor> parts;
+    for (auto& [n, t] : model->buffers()) parts.push_back(t.cpu().reshape({-1}));
+    std::vector<at::Tensor> flat{at::cat(parts)};
+    group->broadcast(flat, 0);
+    int64_t at = 0;
+    for (auto& [n, t] : model->buffers()) {
+      t.copy_(flat[0].narrow(0, at, t.numel()).view(t.sizes()));
+      at += t.numel();
+    }
+  }
+
+  // Per-codebook losses and accuracies, the CQT and feature-penalty terms and the total, from
+  // the all-reduced sums `s` (cross-entropy per codebook, accuracy per codebook, cqt, pen).
+  void fill_losses(StepRecord& r, const double* s, const LossScale& scale) const {
+    const auto& c = config;
+    const size_t C = c.data.labels.size();
+    double ce = 0;
+    for (size_t i = 0; i < C; ++i) {
+      r.losses[c.data.labels[i]] = s[i] / scale.masked;
+      r.accuracy[c.data.labels[i]] = s[C + i] / scale.masked;
+      ce += s[i];
+    }
+    if (c.objective.cqt_weight > 0) r.losses["cqt"] = s[2 * C] / scale.masked;
+    if (model_detail::family_for(c.model).feature_tap())
+      r.losses["features_pen"] = s[2 * C + 1] / scale.feature_elems;
+    r.loss = (ce + c.objective.cqt_weight * s[2 * C]) / scale.masked +
+             c.objective.feature_pen_weight * s[2 * C + 1] / scale.feature_elems;
+    r.masked_frames = int64_t(scale.masked);
+  }
 
   void write_log(const json& j) {
     if (!rank0()) return;
@@ -223,7 +303,7 @@ Pretrainer::Pretrainer(const PretrainConfig& config, const std::string& out_dir,
   m.ckpt_dir = (fs::path(out_dir) / "checkpoints").string();
   std::string dev = config.run.device;
   if (dev == "cuda") dev = "cuda:" + std::to_string(RendezvousConfig::from_env().local_rank);
-  m.device = model_detail::checked_device(dev);
+  m.device = detail::checked_device(dev);
   m.autocast = m.device.is_cuda() && config.run.precision != TrainPrecision::Fp32;
   m.grad_group = m.group;
   if (m.device.is_cuda() && m.group->world_size() > 1 &&
@@ -246,7 +326,7 @@ Pretrainer::Pretrainer(const PretrainConfig& config, const std::string& out_dir,
   if (m.has_valid) m.valid_planner = std::make_unique<BatchPlanner>(m.config, m.valid);
   m.model = std::make_unique<PretrainModel>(m.config, k, m.device);
   m.model->init(config.run.seed);
-  m.adam = std::make_unique<AdamW>(config.optim, m.model->params());
+  m.adam = std::make_unique<AdamW>(adamw_options(config.optim), m.model->params());
   m.config_json = m.config.to_json();
   m.state.world_size = m.group->world_size();
   if (m.rank0()) {
@@ -288,7 +368,6 @@ PretrainResult Pretrainer::run(const std::function<void(const StepRecord&)>& on_
   Loader loader(c, m.train, *m.planner, m.group->rank(), m.group->world_size(), c.optim.accumulate,
                 m.state.epoch, m.state.index);
   const auto names = m.model->sum_names();
-  const size_t C = c.data.labels.size();
   const auto t0 = std::chrono::steady_clock::now();
   const double elapsed0 = m.state.elapsed_s;
   int64_t consecutive_skips = 0;
@@ -296,43 +375,10 @@ PretrainResult Pretrainer::run(const std::function<void(const StepRecord&)>& on_
   while (m.state.step < c.optim.max_steps && !stop) {
     const auto step_start = std::chrono::steady_clock::now();
     Update u = loader.next();
-    LossScale scale{0, 0};
     int64_t samples = 0, frames = 0;
-    for (const MicroBatch& p : u.plans) {
-      scale.masked += double(p.masked);
-      scale.feature_elems +=
-          double(p.items.size()) * double(m.planner->frames_for(p.crop)) * m.model->conv_channels();
-      samples += int64_t(p.items.size()) * p.crop;
-      frames += int64_t(p.items.size()) * p.frames;
-    }
-    scale.masked = std::max(scale.masked, 1.0);
-    scale.feature_elems = std::max(scale.feature_elems, 1.0);
-    for (auto& [n, p] : m.model->params()) p.mutable_grad() = at::Tensor();  // set to none
-    at::Tensor sums = at::zeros({int64_t(names.size())}, at::kDouble);
+    const LossScale scale = m.loss_scale(u, samples, frames);
     int64_t bad_losses = 0;
-    for (size_t k = 0; k < u.batches.size(); ++k) {
-      Batch& b = u.batches[k];
-      for (const auto& f : b.failures) {  // trained as silence; rank 0 logs, others warn
-        m.write_log({{"event", "unreadable"}, {"step", m.state.step}, {"item", f}});
-        if (!m.rank0())
-          std::fprintf(stderr, "musefm pretrain (rank %d): unreadable, trained as silence: %s\n",
-                       m.group->rank(), f.c_str());
-      }
-      // Dropout draws depend on the micro-batch's place in the update, not on the rank.
-      at::manual_seed(mix_seed(c.run.seed, {7, uint64_t(m.state.step), uint64_t(u.mine[k])}));
-      at::Tensor loss;
-      LossSums s;
-      {
-        AutocastScope ac(m.autocast);
-        std::tie(loss, s) =
-            m.model->forward(b.audio, b.clean, b.targets, b.mask, scale, /*training=*/true);
-      }
-      if (!std::isfinite(loss.item<double>())) ++bad_losses;  // e.g. an overflowing target
-      loss.backward();
-      sums += s.values;
-    }
-    for (auto& [n, p] : m.model->params())  // no micro-batch on this rank, or an unused tensor
-      if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
+    const at::Tensor sums = m.backward(u, scale, names.size(), bad_losses);
     m.all_reduce_gradients();
     // Logging sums, non-finite losses and the stop flag travel together.
     at::Tensor extra = at::cat({sums, at::tensor({double(bad_losses)}, at::kDouble),
@@ -364,36 +410,14 @@ PretrainResult Pretrainer::run(const std::function<void(const StepRecord&)>& on_
         scale_gradients(m.model->params(), c.optim.clip_norm / (norm + 1e-6));
       m.adam->step(r.lr);
     }
-    if (!m.model->buffers().empty() && m.group->world_size() > 1) {  // DDP broadcast_buffers
-      std::vector<at::Tensor> parts;
-      for (auto& [n, t] : m.model->buffers()) parts.push_back(t.cpu().reshape({-1}));
-      std::vector<at::Tensor> flat{at::cat(parts)};
-      m.group->broadcast(flat, 0);
-      int64_t at = 0;
-      for (auto& [n, t] : m.model->buffers()) {
-        t.copy_(flat[0].narrow(0, at, t.numel()).view(t.sizes()));
-        at += t.numel();
-      }
-    }
+    m.broadcast_buffers();
     m.state.step = r.step;
     std::tie(m.state.epoch, m.state.index) = loader.position();
     const double dt =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count();
     m.state.elapsed_s =
         elapsed0 + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const auto* s = extra.data_ptr<double>();
-    double ce = 0;
-    for (size_t i = 0; i < C; ++i) {
-      r.losses[c.data.labels[i]] = s[i] / scale.masked;
-      r.accuracy[c.data.labels[i]] = s[C + i] / scale.masked;
-      ce += s[i];
-    }
-    if (c.objective.cqt_weight > 0) r.losses["cqt"] = s[2 * C] / scale.masked;
-    if (model_detail::family_for(c.model).feature_tap())
-      r.losses["features_pen"] = s[2 * C + 1] / scale.feature_elems;
-    r.loss = (ce + c.objective.cqt_weight * s[2 * C]) / scale.masked +
-             c.objective.feature_pen_weight * s[2 * C + 1] / scale.feature_elems;
-    r.masked_frames = int64_t(scale.masked);
+    m.fill_losses(r, extra.data_ptr<double>(), scale);
     r.samples = samples;
     r.samples_per_s = double(samples) / c.model.sample_rate / dt;
     r.tokens_per_s = double(frames) / dt;

@@ -38,34 +38,10 @@ int64_t EncodecConfig::num_frames(int64_t num_samples) const {
   return (num_samples + hop - 1) / hop;
 }
 
-namespace detail {
-template <>
-struct ConfigFields<EncodecConfig> {
-  static constexpr const char* name = "EncodecConfig";
-  template <typename C, typename V>
-  static void visit(C& c, V& v) {
-    v("model_type", c.model_type);
-    v("sample_rate", c.sample_rate);
-    v("channels", c.channels);
-    v("n_filters", c.n_filters);
-    v("ratios", c.ratios);
-    v("dimension", c.dimension);
-    v("n_residual_layers", c.n_residual_layers);
-    v("lstm_layers", c.lstm_layers);
-    v("kernel_size", c.kernel_size);
-    v("last_kernel_size", c.last_kernel_size);
-    v("residual_kernel_size", c.residual_kernel_size);
-    v("dilation_base", c.dilation_base);
-    v("compress", c.compress);
-    v("causal", c.causal);
-    v("pad_mode", c.pad_mode);
-    v("true_skip", c.true_skip);
-    v("n_q", c.n_q);
-    v("bins", c.bins);
-    v("target_bandwidths", c.target_bandwidths);
-  }
-};
-}  // namespace detail
+MUSEFM_CONFIG_FIELDS(EncodecConfig, "EncodecConfig", model_type, sample_rate, channels, n_filters,
+                     ratios, dimension, n_residual_layers, lstm_layers, kernel_size,
+                     last_kernel_size, residual_kernel_size, dilation_base, compress, causal,
+                     pad_mode, true_skip, n_q, bins, target_bandwidths);
 
 void EncodecConfig::validate() const {
   const char* w = "EncodecConfig";
@@ -96,11 +72,7 @@ void EncodecConfig::validate() const {
     MUSEFM_CHECK(std::isfinite(bw) && bw > 0, w, ".target_bandwidths must be positive, got ", bw);
 }
 
-std::string EncodecConfig::to_json() const { return detail::config_to_json(*this); }
-
-EncodecConfig EncodecConfig::from_json(const std::string& text) {
-  return detail::config_from_json<EncodecConfig>(text);
-}
+MUSEFM_CONFIG_JSON(EncodecConfig);
 
 EncodecConfig EncodecConfig::load(const std::string& path) {
   return detail::load_config_file<EncodecConfig>(path);

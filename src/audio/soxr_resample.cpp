@@ -1,6 +1,6 @@
 // librosa.audio.resample(..., res_type="soxr_hq", scale=True) via libsoxr (python-soxr's
 // soxr.resample(x, in_rate=factor, out_rate=1, quality="soxr_hq")).
-#include "features/soxr_resample.h"
+#include "audio/soxr_resample.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>

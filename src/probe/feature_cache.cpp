@@ -11,8 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "audio/soxr_resample.h"
 #include "core/hash.h"
-#include "features/soxr_resample.h"
 #include "musefm/audio.h"
 #include "musefm/default_model.h"
 #include "musefm/extract.h"

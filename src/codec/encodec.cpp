@@ -6,11 +6,12 @@
 
 #include <filesystem>
 
-#include "features/tensor_util.h"
+#include "codec/encodec_seanet.h"
+#include "core/device.h"
+#include "core/tensor_util.h"
 #include "model/weights.h"
 #include "musefm/codec.h"
 #include "musefm/safetensors.h"
-#include "teachers/encodec_seanet.h"
 
 namespace musefm {
 
@@ -38,7 +39,7 @@ EncodecTeacher EncodecTeacher::from_weights(const EncodecConfig& config,
                                             const std::map<std::string, at::Tensor>& weights,
                                             const std::string& device, const std::string& source) {
   config.validate();
-  const at::Device dev = model_detail::checked_device(device);
+  const at::Device dev = detail::checked_device(device);
   auto impl = std::make_shared<Impl>();
   impl->config = config;
   impl->device = dev;
@@ -83,7 +84,7 @@ int64_t EncodecTeacher::num_frames(int64_t n) const { return impl_->config.num_f
 at::Tensor EncodecTeacher::encode(const at::Tensor& wav, int64_t chunk_frames) const {
   c10::InferenceMode inference;
   bool unbatched = false;
-  const at::Tensor x = features_detail::as_batch(wav, "EncodecTeacher", unbatched);
+  const at::Tensor x = detail::as_batch(wav, "EncodecTeacher", unbatched);
   return codec_detail::seanet_forward(impl_->config, impl_->layers, impl_->weights,
                                       x.to(impl_->device, at::kFloat).unsqueeze(1), chunk_frames);
 }

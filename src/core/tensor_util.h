@@ -1,17 +1,18 @@
-// Internal: small helpers shared by the feature transforms.
+// Internal: small tensor helpers shared by the feature transforms, the models and the teachers.
 #pragma once
 
 #include <ATen/ATen.h>
+#include <Eigen/Core>
 
 #include <string>
 
-#include "features/filterbanks.h"
 #include "musefm/error.h"
 
-namespace musefm::features_detail {
+namespace musefm::detail {
 
 /// Copies a double Eigen matrix into a float32 CPU tensor of the same shape.
-inline at::Tensor to_tensor(const MatrixXdRow& m) {
+inline at::Tensor to_tensor(
+    const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>& m) {
   return at::from_blob(const_cast<double*>(m.data()), {m.rows(), m.cols()}, at::kDouble)
       .to(at::kFloat);
 }
@@ -35,4 +36,4 @@ inline at::Tensor as_batch(const at::Tensor& wav, const char* who, bool& unbatch
   return x;
 }
 
-}  // namespace musefm::features_detail
+}  // namespace musefm::detail

@@ -1,7 +1,7 @@
 // EnCodec SEANet encoder: layer list, weight spec and forward pass (encodec 0.1.1
 // modules/seanet.py SEANetEncoder + SEANetResnetBlock, modules/conv.py SConv1d, pad1d,
 // get_extra_padding_for_conv1d, modules/lstm.py SLSTM).
-#include "teachers/encodec_seanet.h"
+#include "codec/encodec_seanet.h"
 
 #include <algorithm>
 

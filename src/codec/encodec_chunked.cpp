@@ -11,7 +11,7 @@
 // values of each layer's input, which the chunk holds (it is longer than any pad).
 #include <algorithm>
 
-#include "teachers/encodec_seanet.h"
+#include "codec/encodec_seanet.h"
 
 namespace musefm::codec_detail {
 
