@@ -17,17 +17,10 @@ namespace {
 namespace fs = std::filesystem;
 
 const std::string kTiny = test::fixture("encoders/mert_tiny_postln");
-const char* const kBody = R"("type": "multiclass", "labels": ["low", "high"],
-                             "metrics": ["accuracy", "macro_f1"], "sample_rate": 24000)";
-
-double tone(const std::string& label) { return label == "low" ? 196.0 : 1568.0; }
-
-std::map<std::string, std::vector<std::string>> rows(int train, int valid, int test) {
-  std::map<std::string, std::vector<std::string>> r;
-  for (auto [split, n] : {std::pair{"train", train}, {"valid", valid}, {"test", test}})
-    for (int i = 0; i < n; ++i) r[split].push_back(i % 2 ? "high" : "low");
-  return r;
-}
+// The two-tone task (support/probe_support.h): low = G3, high = G6, alternating rows.
+const char* const kBody = test::kTwoToneBody;
+constexpr auto tone = test::two_tone_hz;
+constexpr auto rows = test::two_tone_rows;
 
 size_t count_files(const std::string& dir, const std::string& ext) {
   size_t n = 0;

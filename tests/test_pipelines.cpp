@@ -184,17 +184,10 @@ TEST(Teachers, FactoryNamesRatesAndErrors) {
   EXPECT_EQ(make_teacher(c).names, std::vector<std::string>{"mfcc"});
 }
 
-const char* const kBody = R"("type": "multiclass", "labels": ["low", "high"],
-                             "metrics": ["accuracy", "macro_f1"], "sample_rate": 24000)";
-
-double tone(const std::string& label) { return label == "low" ? 196.0 : 1568.0; }
-
-std::map<std::string, std::vector<std::string>> rows(int train, int valid, int test) {
-  std::map<std::string, std::vector<std::string>> r;
-  for (auto [split, n] : {std::pair{"train", train}, {"valid", valid}, {"test", test}})
-    for (int i = 0; i < n; ++i) r[split].push_back(i % 2 ? "high" : "low");
-  return r;
-}
+// The two-tone task (support/probe_support.h): low = G3, high = G6, alternating rows.
+const char* const kBody = test::kTwoToneBody;
+constexpr auto tone = test::two_tone_hz;
+constexpr auto rows = test::two_tone_rows;
 
 TEST(ProbeSuite, RunsResumesAndRedoesADamagedRun) {
   const std::string dir = test::temp_dir() + "/t", out = test::temp_dir();

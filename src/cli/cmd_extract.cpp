@@ -25,15 +25,8 @@ struct Options {
 std::vector<double> parse_weights(const std::string& text) {
   std::vector<double> out;
   for (const std::string& item : detail::split_list(text)) {
-    size_t used = 0;
     double v = 0;
-    try {
-      v = std::stod(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    MUSEFM_CHECK(used == item.size() && !item.empty(), "--layer-weights: '", item,
-                 "' is not a number");
+    MUSEFM_CHECK(detail::parse_number(item, v), "--layer-weights: '", item, "' is not a number");
     out.push_back(v);
   }
   return out;

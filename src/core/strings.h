@@ -4,7 +4,9 @@
 #include <cstdarg>
 #include <cstdio>
 #include <sstream>
+#include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace musefm::detail {
@@ -17,6 +19,24 @@ inline std::vector<std::string> split_list(const std::string& text, char sep = '
   std::string item;
   while (std::getline(ss, item, sep)) out.push_back(item);
   return out;
+}
+
+/// Parses the whole of `text` as a number of type T (int, int64_t or double): false for an empty
+/// text, trailing characters or a value out of range.
+template <typename T>
+bool parse_number(const std::string& text, T& out) {
+  size_t used = 0;
+  try {
+    if constexpr (std::is_floating_point_v<T>)
+      out = T(std::stod(text, &used));
+    else if constexpr (sizeof(T) > sizeof(int))
+      out = T(std::stoll(text, &used));
+    else
+      out = T(std::stoi(text, &used));
+  } catch (const std::exception&) {
+    return false;
+  }
+  return !text.empty() && used == text.size();
 }
 
 /// printf into a std::string (for messages that keep a printf layout, e.g. "%.6g").

@@ -22,13 +22,7 @@ std::vector<int64_t> parse_layers(const std::string& spec, int64_t count) {
   }
   for (const std::string& item : detail::split_list(spec)) {
     int64_t v = 0;
-    size_t used = 0;
-    try {
-      v = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    MUSEFM_CHECK(used == item.size() && !item.empty(), "layers: '", item,
+    MUSEFM_CHECK(detail::parse_number(item, v), "layers: '", item,
                  "' is not an integer (expected all, weighted or e.g. 0,6,-1)");
     if (v < 0) v += count;
     MUSEFM_CHECK(v >= 0 && v < count, "layers: ", item, " is out of range: the model has ", count,

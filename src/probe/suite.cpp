@@ -271,14 +271,8 @@ std::vector<int> parse_probe_layers(const std::string& spec, int count) {
       if (count > 1) out.push_back(kWeightedLayers);
       continue;
     }
-    size_t used = 0;
     int v = 0;
-    try {
-      v = std::stoi(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    MUSEFM_CHECK(used == item.size() && !item.empty(), "--layers: '", item,
+    MUSEFM_CHECK(detail::parse_number(item, v), "--layers: '", item,
                  "' is not an integer or 'weighted' (expected all or e.g. 0,6,-1,weighted)");
     if (count == 1) v = 0;  // baselines have one layer
     if (v < 0) v += count;

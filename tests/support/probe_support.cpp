@@ -140,4 +140,16 @@ ProbeTask labelled_task(ProbeTaskType type, int num_outputs,
   return t;
 }
 
+const char* const kTwoToneBody = R"("type": "multiclass", "labels": ["low", "high"],
+                             "metrics": ["accuracy", "macro_f1"], "sample_rate": 24000)";
+
+double two_tone_hz(const std::string& label) { return label == "low" ? 196.0 : 1568.0; }
+
+std::map<std::string, std::vector<std::string>> two_tone_rows(int train, int valid, int test) {
+  std::map<std::string, std::vector<std::string>> r;
+  for (auto [split, n] : {std::pair{"train", train}, {"valid", valid}, {"test", test}})
+    for (int i = 0; i < n; ++i) r[split].push_back(i % 2 ? "high" : "low");
+  return r;
+}
+
 }  // namespace musefm::test

@@ -17,6 +17,13 @@ void write_task(const std::string& dir, const std::string& body,
                 const std::map<std::string, std::vector<std::string>>& labels,
                 double seconds = 0.25, double (*tone_hz)(const std::string& label) = nullptr);
 
+/// The body of a two-class task, "low" and "high" (multiclass, accuracy + macro_f1, 24 kHz).
+extern const char* const kTwoToneBody;
+/// Its tones: low = G3 (196 Hz), high = G6 (1568 Hz); for write_task's `tone_hz`.
+double two_tone_hz(const std::string& label);
+/// Its labels: `train` / `valid` / `test` rows alternating low, high, low, ...
+std::map<std::string, std::vector<std::string>> two_tone_rows(int train, int valid, int test);
+
 /// Writes a beat task folder into `dir` (emptied first): per split `clips[split]` clips of
 /// `seconds` s at 24 kHz, each a click track (20 ms decaying 1 kHz bursts on a beat grid of a
 /// seeded tempo in 80..160 BPM and phase) over quiet noise, labelled with its beat times.
