@@ -81,10 +81,18 @@ Input as_tensor(nb::handle obj, const char* what) {
     MUSEFM_FAIL(what, ": expected a numpy array or torch tensor, got ",
                 nb::type_name(obj.type()).c_str());
   const InArray& a = in.array;
-  std::vector<int64_t> shape(a.ndim()), strides(a.ndim());
+  std::vector<int64_t> shape(a.ndim()), strides(a.ndim()), flipped;
+  const auto* data = static_cast<const char*>(a.data());
+  const int64_t item = a.dtype().bits / 8;
   for (size_t i = 0; i < a.ndim(); ++i) {
     shape[i] = int64_t(a.shape(i));
     strides[i] = a.stride(i);
+    // ATen has no negative strides (x[::-1]): view the same memory forwards, flip below (a copy).
+    if (strides[i] < 0 && shape[i] > 1) {
+      data += strides[i] * (shape[i] - 1) * item;
+      strides[i] = -strides[i];
+      flipped.push_back(int64_t(i));
+    }
   }
   at::Device device(at::kCPU);
   if (a.device_type() == nb::device::cuda::value)
@@ -92,8 +100,9 @@ Input as_tensor(nb::handle obj, const char* what) {
   else
     MUSEFM_CHECK(a.device_type() == nb::device::cpu::value, what,
                  ": arrays on DLPack device type ", a.device_type(), " are not supported");
-  in.tensor = at::from_blob(const_cast<void*>(a.data()), shape, strides,
+  in.tensor = at::from_blob(const_cast<char*>(data), shape, strides,
                             at::TensorOptions().dtype(scalar_type(a.dtype(), what)).device(device));
+  if (!flipped.empty()) in.tensor = in.tensor.flip(flipped);
   return in;
 }
 

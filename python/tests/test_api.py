@@ -136,6 +136,16 @@ def test_bad_dtype(tiny):
         tiny.forward(torch.zeros(8000, dtype=torch.int64))
 
 
+def test_strided_and_reversed_inputs(tiny):
+    x = np.load(TINY / "input.npy")
+    expected = tiny.forward(np.ascontiguousarray(x))[-1]
+    assert np.array_equal(tiny.forward(np.asfortranarray(x))[-1], expected)
+    rev = np.ascontiguousarray(x[:, ::-1])
+    assert np.array_equal(tiny.forward(x[:, ::-1])[-1], tiny.forward(rev)[-1])
+    t = torch.from_numpy(x[0]).flip(0)
+    assert torch.equal(tiny.forward(t)[-1], tiny.forward(t.contiguous())[-1])
+
+
 def test_float64_is_converted(tiny):
     x = np.load(TINY / "input.npy")
     a = tiny.forward(x)[-1]
@@ -146,6 +156,8 @@ def test_float64_is_converted(tiny):
 def test_bad_shape(tiny):
     with pytest.raises(musefm.Error, match="Encoder"):
         tiny.forward(np.zeros((1, 2, 8000), dtype=np.float32))
+    with pytest.raises(musefm.Error, match="empty"):
+        tiny.forward(np.zeros(0, dtype=np.float32))
     with pytest.raises(musefm.Error, match="shorter than one frame"):
         tiny.forward(np.zeros(10, dtype=np.float32))
     with pytest.raises(musefm.Error, match="numpy array or torch tensor"):
