@@ -263,27 +263,45 @@ NB_MODULE(_musefm, m) {
           "batch: windows per forward pass. Raises musefm.Error naming the bad field.")
       .def(
           "extract",
-          [](const musefm::Extractor& ex, nb::handle wav_or_path) {
-            at::Tensor wav;
-            Input in;
-            if (is_path(wav_or_path)) {
-              wav = load_waveform(fspath(wav_or_path), ex.encoder().config().sample_rate);
-            } else {
-              in = as_tensor(wav_or_path, "Extractor.extract: waveform");
-              wav = in.tensor;
+          [](const musefm::Extractor& ex, nb::handle wav_or_path) -> nb::object {
+            const bool many = nb::isinstance<nb::list>(wav_or_path) ||
+                              nb::isinstance<nb::tuple>(wav_or_path);
+            std::vector<nb::handle> items;
+            if (many)
+              for (nb::handle h : wav_or_path) items.push_back(h);
+            else
+              items.push_back(wav_or_path);
+            std::vector<Input> inputs(items.size());
+            std::vector<at::Tensor> waves;
+            for (size_t i = 0; i < items.size(); ++i) {
+              if (is_path(items[i]))
+                inputs[i].tensor =
+                    load_waveform(fspath(items[i]), ex.encoder().config().sample_rate);
+              else
+                inputs[i] = as_tensor(items[i], "Extractor.extract: waveform");
+              waves.push_back(inputs[i].tensor);
             }
-            at::Tensor out;
+            std::vector<at::Tensor> outs;
             {
               nb::gil_scoped_release release;
-              out = ex.extract(wav);
+              if (many)
+                outs = ex.extract(waves);
+              else
+                outs.push_back(ex.extract(waves[0]));
             }
-            return to_python(out, in.framework);
+            if (!many) return to_python(outs[0], inputs[0].framework);
+            nb::list result;
+            for (size_t i = 0; i < outs.size(); ++i)
+              result.append(to_python(outs[i], inputs[i].framework));
+            return result;
           },
           "wav_or_path"_a,
           "Embeddings of one input: a float waveform [L] at the model's sample rate (numpy array\n"
           "or torch tensor) or an audio file path (decoded, mono, resampled). Returns\n"
           "[outputs, hidden] (pool 'mean') or [outputs, T, hidden] (pool 'none'), as numpy for\n"
-          "numpy and path inputs and as a torch tensor for torch inputs.")
+          "numpy and path inputs and as a torch tensor for torch inputs.\n\n"
+          "A list of inputs returns a list of results; their windows run `batch` at a time\n"
+          "(padded and masked: one-by-one results up to float rounding).")
       .def_prop_ro("encoder", &musefm::Extractor::encoder, nb::rv_policy::reference_internal,
                    "The Encoder it runs.")
       .def_prop_ro("layers", &musefm::Extractor::layers,

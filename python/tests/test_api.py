@@ -202,6 +202,19 @@ def test_extract_path_equals_array(tiny):
     np.testing.assert_allclose(frames.mean(axis=1), a, rtol=1e-5, atol=1e-6)
 
 
+def test_extract_list_batches(tiny):
+    wav = musefm.load_audio(WAV)
+    inputs = [WAV, wav[:30000], torch.from_numpy(wav[5000:20000].copy())]
+    one_by_one = [musefm.Extractor(tiny).extract(x) for x in inputs]
+    batched = musefm.Extractor(tiny, batch=3).extract(inputs)
+    assert isinstance(batched, list) and len(batched) == 3
+    assert isinstance(batched[0], np.ndarray) and isinstance(batched[2], torch.Tensor)
+    for a, b in zip(one_by_one, batched):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-5, atol=1e-5)
+    with pytest.raises(musefm.Error, match="missing.wav"):
+        musefm.Extractor(tiny, batch=2).extract([WAV, FIXTURES / "missing.wav"])
+
+
 def test_extract_config_and_errors(tiny):
     ex = musefm.Extractor(tiny, window=1.0, hop=0.5, batch=2)
     assert ex.config["window_s"] == 1.0 and ex.config["batch"] == 2
