@@ -34,7 +34,8 @@ using InArray = nb::ndarray<nb::ro>;
 enum class Framework { Numpy, Torch };
 
 bool is_torch_tensor(nb::handle obj) {
-  static nb::object tensor_type = nb::module_::import_("torch").attr("Tensor");
+  // Held for the life of the process (released, so nothing is decref'd after finalisation).
+  static nb::handle tensor_type = nb::object(nb::module_::import_("torch").attr("Tensor")).release();
   return nb::isinstance(obj, tensor_type);
 }
 
@@ -144,7 +145,7 @@ nb::object json_to_dict(const std::string& text) {
 }
 
 bool is_path(nb::handle obj) {
-  static nb::object path_like = nb::module_::import_("os").attr("PathLike");
+  static nb::handle path_like = nb::object(nb::module_::import_("os").attr("PathLike")).release();
   return nb::isinstance<nb::str>(obj) || nb::isinstance(obj, path_like);
 }
 
