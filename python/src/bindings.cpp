@@ -226,8 +226,8 @@ NB_MODULE(_musefm, m) {
           "Returns a list of num_hidden_layers + 1 arrays [B, T, hidden_size] (index 0 = the\n"
           "transformer input, last = final layer); `num_states` > 0 keeps only the first that\n"
           "many and skips the layers above. numpy in -> numpy out, torch tensor in -> torch\n"
-          "tensor out (same device); inputs and outputs are shared, not copied, when the input\n"
-          "is float32 on the model's device.")
+          "tensor out (on the model's device); inputs and outputs are shared, not copied, when\n"
+          "the input is float32 on the model's device.")
       .def("num_frames", &musefm::Encoder::num_frames, "num_samples"_a,
            "Frames produced for `num_samples` input samples.")
       .def_prop_ro(
