@@ -57,6 +57,18 @@ fi
 if ! "$venv/bin/python" -c "import soundfile" 2>/dev/null; then
   "$venv/bin/pip" install -q --disable-pip-version-check "soundfile==$(sed -n 's/^soundfile==//Ip' "$root/tools/requirements.txt")"
 fi
+# The Python module (python/, built by tools/test.sh with MUSEFM_BUILD_PYTHON=ON): nanobind for
+# the bindings, scikit-build-core for `pip install --no-build-isolation .`, pytest for its tests.
+PY_BUILD_PACKAGES=("nanobind==3.1.0" "scikit-build-core==1.1.2" "pytest==9.2.0")
+if ! "$venv/bin/python" - "${PY_BUILD_PACKAGES[@]}" 2>/dev/null <<'PYCHECK'
+import sys
+from importlib.metadata import version
+sys.exit(any(version(n) != v for n, v in (p.split("==") for p in sys.argv[1:])))
+PYCHECK
+then
+  echo "setup: installing ${PY_BUILD_PACKAGES[*]} into $venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "${PY_BUILD_PACKAGES[@]}"
+fi
 if [ "$want_tools" -eq 1 ]; then
   "$venv/bin/pip" install -q --disable-pip-version-check -r "$root/tools/requirements.txt"
 fi
