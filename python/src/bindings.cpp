@@ -35,20 +35,33 @@ enum class Framework { Numpy, Torch };
 
 bool is_torch_tensor(nb::handle obj) {
   // Held for the life of the process (released, so nothing is decref'd after finalisation).
-  static nb::handle tensor_type = nb::object(nb::module_::import_("torch").attr("Tensor")).release();
+  static nb::handle tensor_type =
+      nb::object(nb::module_::import_("torch").attr("Tensor")).release();
   return nb::isinstance(obj, tensor_type);
 }
 
 std::string dtype_name(const nb::dlpack::dtype& d) {
   const char* kind = "unknown";
   switch (nb::dlpack::dtype_code(d.code)) {
-    case nb::dlpack::dtype_code::Int: kind = "int"; break;
-    case nb::dlpack::dtype_code::UInt: kind = "uint"; break;
-    case nb::dlpack::dtype_code::Float: kind = "float"; break;
-    case nb::dlpack::dtype_code::Bfloat: kind = "bfloat"; break;
-    case nb::dlpack::dtype_code::Complex: kind = "complex"; break;
-    case nb::dlpack::dtype_code::Bool: return "bool";
-    default: break;
+    case nb::dlpack::dtype_code::Int:
+      kind = "int";
+      break;
+    case nb::dlpack::dtype_code::UInt:
+      kind = "uint";
+      break;
+    case nb::dlpack::dtype_code::Float:
+      kind = "float";
+      break;
+    case nb::dlpack::dtype_code::Bfloat:
+      kind = "bfloat";
+      break;
+    case nb::dlpack::dtype_code::Complex:
+      kind = "complex";
+      break;
+    case nb::dlpack::dtype_code::Bool:
+      return "bool";
+    default:
+      break;
   }
   return std::string(kind) + std::to_string(int(d.bits));
 }
@@ -99,8 +112,8 @@ Input as_tensor(nb::handle obj, const char* what) {
   if (a.device_type() == nb::device::cuda::value)
     device = at::Device(at::kCUDA, at::DeviceIndex(a.device_id()));
   else
-    MUSEFM_CHECK(a.device_type() == nb::device::cpu::value, what,
-                 ": arrays on DLPack device type ", a.device_type(), " are not supported");
+    MUSEFM_CHECK(a.device_type() == nb::device::cpu::value, what, ": arrays on DLPack device type ",
+                 a.device_type(), " are not supported");
   in.tensor = at::from_blob(const_cast<char*>(data), shape, strides,
                             at::TensorOptions().dtype(scalar_type(a.dtype(), what)).device(device));
   if (!flipped.empty()) in.tensor = in.tensor.flip(flipped);
@@ -127,9 +140,9 @@ nb::object to_python(at::Tensor t, Framework framework, nb::object keep_alive = 
   const int device_type = x.is_cuda() ? nb::device::cuda::value : nb::device::cpu::value;
   const int device_id = x.is_cuda() ? int(x.device().index()) : 0;
   if (framework == Framework::Torch)
-    return nb::cast(nb::ndarray<nb::pytorch, float>(x.data_ptr<float>(), shape.size(),
-                                                    shape.data(), owner, strides.data(),
-                                                    nb::dtype<float>(), device_type, device_id));
+    return nb::cast(nb::ndarray<nb::pytorch, float>(x.data_ptr<float>(), shape.size(), shape.data(),
+                                                    owner, strides.data(), nb::dtype<float>(),
+                                                    device_type, device_id));
   return nb::cast(nb::ndarray<nb::numpy, float>(x.data_ptr<float>(), shape.size(), shape.data(),
                                                 owner, strides.data()));
 }
@@ -231,8 +244,7 @@ NB_MODULE(_musefm, m) {
       .def("num_frames", &musefm::Encoder::num_frames, "num_samples"_a,
            "Frames produced for `num_samples` input samples.")
       .def_prop_ro(
-          "config",
-          [](const musefm::Encoder& enc) { return json_to_dict(enc.config().to_json()); },
+          "config", [](const musefm::Encoder& enc) { return json_to_dict(enc.config().to_json()); },
           "The model's EncoderConfig as a dict (the keys of config.json).");
 
   nb::class_<musefm::Extractor>(m, "Extractor",
@@ -242,9 +254,8 @@ NB_MODULE(_musefm, m) {
       .def(
           "__init__",
           [](musefm::Extractor* self, const musefm::Encoder& encoder,
-             const std::variant<std::string, std::vector<int64_t>>& layers,
-             const std::string& pool, double window, double hop, int batch,
-             const std::vector<double>& layer_weights) {
+             const std::variant<std::string, std::vector<int64_t>>& layers, const std::string& pool,
+             double window, double hop, int batch, const std::vector<double>& layer_weights) {
             musefm::ExtractConfig c;
             c.layers = layers_spec(layers);
             c.layer_weights = layer_weights;
@@ -265,8 +276,8 @@ NB_MODULE(_musefm, m) {
       .def(
           "extract",
           [](const musefm::Extractor& ex, nb::handle wav_or_path) -> nb::object {
-            const bool many = nb::isinstance<nb::list>(wav_or_path) ||
-                              nb::isinstance<nb::tuple>(wav_or_path);
+            const bool many =
+                nb::isinstance<nb::list>(wav_or_path) || nb::isinstance<nb::tuple>(wav_or_path);
             std::vector<nb::handle> items;
             if (many)
               for (nb::handle h : wav_or_path) items.push_back(h);
@@ -310,8 +321,7 @@ NB_MODULE(_musefm, m) {
       .def_prop_ro("num_outputs", &musefm::Extractor::num_outputs,
                    "Rows of every result: len(layers), or 1 for 'weighted'.")
       .def_prop_ro(
-          "config",
-          [](const musefm::Extractor& ex) { return json_to_dict(ex.config().to_json()); },
+          "config", [](const musefm::Extractor& ex) { return json_to_dict(ex.config().to_json()); },
           "The ExtractConfig as a dict.");
 
   // Conversion check for the tests: the address of the at::Tensor view of `array`, and that
