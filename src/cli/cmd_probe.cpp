@@ -70,9 +70,6 @@ void print_summary(const ProbeSuiteResult& r, const std::string& out) {
 }
 
 void run_probe_command(ProbeOptions o) {
-  MUSEFM_CHECK(o.probe == "linear" || o.probe == "mlp" || o.probe == "both", "--probe '", o.probe,
-               "' is not linear, mlp or both");
-  MUSEFM_CHECK(o.seeds >= 1 && o.seeds <= 1000, "--seeds must be in [1, 1000]");
   if (o.threads > 0) at::set_num_threads(o.threads);
   ProbeSuiteOptions s;
   s.config = make_config(o);
