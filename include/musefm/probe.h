@@ -348,4 +348,13 @@ struct ProbeSuiteResult {
 /// loaded and checked before any work).
 ProbeSuiteResult run_probe_suite(ProbeSuiteOptions options, const ProgressCallbacks& progress = {});
 
+/// The feature cache folder used when none is given: $MUSEFM_PROBE_CACHE, else
+/// $XDG_CACHE_HOME/musefm/probe, else ~/.cache/musefm/probe, else ./musefm-probe-cache.
+std::string default_probe_cache();
+
+/// A human-readable summary of a suite run written to `out`: one line per model x task x probe
+/// with its best layer (chosen on valid) and the test score, what was reused, the clips left
+/// out and where the reports are.
+std::string probe_suite_summary(const ProbeSuiteResult& result, const std::string& out);
+
 }  // namespace musefm

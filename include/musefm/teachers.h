@@ -247,6 +247,9 @@ struct LabelVerification {
       if (!f.ok()) return false;
     return true;
   }
+  /// One line per file: "ok      PATH: N lines, K symbols, ..." or "INVALID PATH:" followed by
+  /// one "  - problem" line per problem.
+  std::string report() const;
 };
 
 /// What label_manifest() did.

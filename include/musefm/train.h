@@ -202,11 +202,23 @@ struct ValidRecord {
 
 struct PretrainResult {
   int64_t first_step = 0, last_step = 0;  ///< steps run by this call (first = 0 unless resumed)
+  int64_t max_steps = 0;                  ///< the run's optim.max_steps
+  std::string out_dir;                    ///< the run folder
   std::string last_checkpoint;            ///< path of the newest checkpoint
   StepRecord last;                        ///< the final update
   std::vector<ValidRecord> valid;         ///< every validation of this call
   int64_t skipped_items = 0;              ///< manifest entries left out (too short, unreadable)
+  /// What the run did in a few lines: steps, loss and masked accuracy, the last validation,
+  /// the entries left out, the checkpoint, and how to resume or export.
+  std::string summary() const;
 };
+
+/// "km 0.1 chroma 0.2": per-label values in one line, `precision` significant digits.
+std::string format_metrics(const std::map<std::string, double>& values, int precision = 4);
+
+/// Deletes a run folder's checkpoints, train.jsonl, failures.jsonl and config.json (what
+/// `musefm pretrain --overwrite` forgets); other files in the folder are kept.
+void clear_run(const std::string& out_dir);
 
 class Pretrainer {
  public:

@@ -6,7 +6,6 @@
 #include <string>
 #include <vector>
 
-#include "musefm/file_batch.h"  // sidecar_path
 #include "musefm/file_batch.h"
 
 namespace musefm::cli {

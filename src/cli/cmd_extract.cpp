@@ -22,19 +22,10 @@ struct Options {
   bool overwrite = false;
 };
 
-std::vector<double> parse_weights(const std::string& text) {
-  std::vector<double> out;
-  for (const std::string& item : detail::split_list(text)) {
-    double v = 0;
-    MUSEFM_CHECK(detail::parse_number(item, v), "--layer-weights: '", item, "' is not a number");
-    out.push_back(v);
-  }
-  return out;
-}
-
 void run_extract(Options o) {
   if (o.model.empty()) o.model = default_model_dir();  // throws: where it looked, how to rebuild
-  if (!o.layer_weights.empty()) o.extract.layer_weights = parse_weights(o.layer_weights);
+  if (!o.layer_weights.empty())
+    o.extract.layer_weights = detail::parse_number_list(o.layer_weights, "--layer-weights");
   o.extract.validate();
   MUSEFM_CHECK(o.threads >= 0, "--threads must be >= 0 (0 = all cores), got ", o.threads);
   if (o.threads > 0) at::set_num_threads(o.threads);

@@ -32,17 +32,6 @@ extern "C" void on_signal(int sig) {
   std::signal(sig, SIG_DFL);  // a second signal stops at once
 }
 
-std::string fmt_map(const std::map<std::string, double>& m, int precision) {
-  std::ostringstream os;
-  os.precision(precision);
-  bool first = true;
-  for (const auto& [k, v] : m) {
-    os << (first ? "" : " ") << k << " " << v;
-    first = false;
-  }
-  return os.str();
-}
-
 void run_pretrain(const PretrainOptions& o) {
   PretrainConfig config = PretrainConfig::load(o.recipe, o.set);
   if (!o.data.empty()) config.data.manifest_dir = o.data;
@@ -53,10 +42,7 @@ void run_pretrain(const PretrainOptions& o) {
   config.validate();
   if (o.threads > 0) at::set_num_threads(o.threads);
   auto group = Collective::from_env();
-  if (o.overwrite && group->rank() == 0) {
-    for (const char* f : {"checkpoints", "train.jsonl", "failures.jsonl", "config.json"})
-      fs::remove_all(fs::path(o.out) / f);
-  }
+  if (o.overwrite && group->rank() == 0) clear_run(o.out);
   group->barrier();
   fs::create_directories(o.out);
   Pretrainer trainer(config, o.out, group);
@@ -77,29 +63,14 @@ void run_pretrain(const PretrainOptions& o) {
     if (!bar) return;
     std::ostringstream note;
     note.precision(4);
-    note << "loss " << s.loss << " acc " << fmt_map(s.accuracy, 3) << (s.skipped ? " SKIPPED" : "");
+    note << "loss " << s.loss << " acc " << format_metrics(s.accuracy, 3)
+         << (s.skipped ? " SKIPPED" : "");
     bar->step(1, note.str());
   });
   if (bar) bar->finish();
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
-  if (!show) return;
-  std::printf("steps %lld..%lld of %lld; loss %.4f; masked accuracy %s\n",
-              static_cast<long long>(r.first_step), static_cast<long long>(r.last_step),
-              static_cast<long long>(config.optim.max_steps), r.last.loss,
-              fmt_map(r.last.accuracy, 4).c_str());
-  if (!r.valid.empty())
-    std::printf("validation at step %lld: loss %.4f; masked accuracy %s\n",
-                static_cast<long long>(r.valid.back().step), r.valid.back().loss,
-                fmt_map(r.valid.back().accuracy, 4).c_str());
-  if (r.skipped_items > 0)
-    std::printf("%lld manifest entries left out (see %s/failures.jsonl)\n",
-                static_cast<long long>(r.skipped_items), o.out.c_str());
-  std::printf("checkpoint: %s\nlog: %s/train.jsonl (plot: tools/plot_training.py)\n",
-              r.last_checkpoint.c_str(), o.out.c_str());
-  if (r.last_step < config.optim.max_steps)
-    std::printf("stopped early: rerun the same command to resume\n");
-  std::printf("export: musefm export %s --out MODEL_DIR\n", o.out.c_str());
+  if (show) std::fputs(r.summary().c_str(), stdout);
 }
 }  // namespace
 

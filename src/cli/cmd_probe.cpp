@@ -3,12 +3,8 @@
 // (musefm/probe.h), its progress bars and the summary of the best layers.
 #include <ATen/Parallel.h>
 
-#include <cmath>
 #include <cstdio>
-#include <cstdlib>
-#include <filesystem>
 #include <memory>
-#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "cli/progress.h"
@@ -16,7 +12,6 @@
 #include "musefm/probe.h"
 
 namespace musefm::cli {
-namespace fs = std::filesystem;
 namespace {
 
 struct ProbeOptions {
@@ -26,47 +21,12 @@ struct ProbeOptions {
   bool overwrite = false, quiet = false;
 };
 
-std::string default_cache() {
-  if (const char* c = std::getenv("MUSEFM_PROBE_CACHE"); c && *c) return c;
-  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x)
-    return (fs::path(x) / "musefm" / "probe").string();
-  if (const char* h = std::getenv("HOME"); h && *h)
-    return (fs::path(h) / ".cache" / "musefm" / "probe").string();
-  return "musefm-probe-cache";
-}
-
 // ProbeConfig with "key=value" overrides (JSON value or a bare string).
 ProbeConfig make_config(const ProbeOptions& o) {
   ProbeConfig c = with_overrides(ProbeConfig{}, o.set);
   c.device = o.device;
   c.validate();
   return c;
-}
-
-// The best layer of each model x task x probe, what was reused or left out, where the report is.
-void print_summary(const ProbeSuiteResult& r, const std::string& out) {
-  const auto report = nlohmann::json::parse(probe_report_json(r.results));
-  for (const auto& row : report["rows"]) {
-    if (!row["best"].get<bool>()) continue;
-    const std::string metric = report["tasks"][row["task"].get<std::string>()]["metrics"][0];
-    const auto& t = row["test"][metric];
-    std::printf("%s / %s / %s: best layer %s: test %s %.4f ± %.4f (valid %.4f)\n",
-                row["model"].get<std::string>().c_str(), row["task"].get<std::string>().c_str(),
-                row["probe"].get<std::string>().c_str(), row["layer"].dump().c_str(),
-                metric.c_str(), t["mean"].is_number() ? t["mean"].get<double>() : NAN,
-                t["std"].is_number() ? t["std"].get<double>() : NAN,
-                row["valid"][metric]["mean"].is_number()
-                    ? row["valid"][metric]["mean"].get<double>()
-                    : NAN);
-  }
-  if (r.reused > 0) std::printf("%d run(s) reused from %s\n", r.reused, r.results_path.c_str());
-  if (r.failed_clips > 0)
-    std::printf("%d clip(s) could not be used and were left out (exit status 1): see %s\n",
-                r.failed_clips, r.failures_path.c_str());
-  std::printf(
-      "report: %s/report.md, %s/report.json (plot: tools/plot_probe.py %s/report.json "
-      "--out layers.png)\n",
-      out.c_str(), out.c_str(), out.c_str());
 }
 
 void run_probe_command(ProbeOptions o) {
@@ -89,7 +49,7 @@ void run_probe_command(ProbeOptions o) {
   s.overwrite = o.overwrite;
   const ProbeSuiteResult r = run_probe_suite(s, progress_callbacks("musefm probe: ", "", o.quiet));
   if (r.failed_clips > 0) exit_code() = 1;  // the good clips were probed; the bad ones are listed
-  if (!o.quiet) print_summary(r, o.out);
+  if (!o.quiet) std::fputs(probe_suite_summary(r, o.out).c_str(), stdout);
 }
 }  // namespace
 
@@ -151,7 +111,7 @@ void add_probe_command(CLI::App& app) {
   cmd->add_flag("--overwrite", o->overwrite, "Forget earlier results in <out>/results.jsonl");
   cmd->add_flag("--quiet", o->quiet, "No progress bars or summary");
   cmd->callback([o] {
-    if (o->cache.empty()) o->cache = default_cache();
+    if (o->cache.empty()) o->cache = default_probe_cache();
     run_probe_command(*o);
   });
 }

@@ -19,18 +19,9 @@ struct TeachOptions {
   bool verify = false, merge = false;
 };
 
-// Prints each file's check ("ok" or "INVALID" with its problems); false if any failed.
+// Prints each file's check; false if any failed.
 bool print_checks(const LabelVerification& v) {
-  for (const LabelCheck& c : v.files) {
-    if (c.ok()) {
-      std::printf("ok      %s: %lld lines, %lld symbols, lengths within %.3g s at %.6g Hz\n",
-                  c.label_path.c_str(), static_cast<long long>(c.lines),
-                  static_cast<long long>(c.k), v.tolerance_s, v.rate);
-    } else {
-      std::printf("INVALID %s:\n", c.label_path.c_str());
-      for (const auto& p : c.problems) std::printf("  - %s\n", p.c_str());
-    }
-  }
+  std::fputs(v.report().c_str(), stdout);
   return v.ok();
 }
 

@@ -9,6 +9,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "musefm/error.h"
+
 namespace musefm::detail {
 
 /// Items of a separated list, as std::getline reads them: "a,b" -> {a, b}; "a,,b" keeps the
@@ -37,6 +39,18 @@ bool parse_number(const std::string& text, T& out) {
     return false;
   }
   return !text.empty() && used == text.size();
+}
+
+/// Numbers of a comma-separated list ("0.5,1,2"); throws musefm::Error naming `what` and the
+/// item that is not a number.
+inline std::vector<double> parse_number_list(const std::string& text, const std::string& what) {
+  std::vector<double> out;
+  for (const std::string& item : split_list(text)) {
+    double v = 0;
+    MUSEFM_CHECK(parse_number(item, v), what, ": '", item, "' is not a number");
+    out.push_back(v);
+  }
+  return out;
 }
 
 /// printf into a std::string (for messages that keep a printf layout, e.g. "%.6g").

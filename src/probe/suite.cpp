@@ -5,7 +5,9 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -313,6 +315,40 @@ ProbeSuiteResult run_probe_suite(ProbeSuiteOptions o, const ProgressCallbacks& p
   std::vector<ProbeTask> tasks;
   for (const auto& t : o.tasks) tasks.push_back(ProbeTask::load(t.path));  // all checked up front
   return SuiteRun(o, progress).run(tasks);
+}
+
+std::string default_probe_cache() {
+  if (const char* c = std::getenv("MUSEFM_PROBE_CACHE"); c && *c) return c;
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x)
+    return (fs::path(x) / "musefm" / "probe").string();
+  if (const char* h = std::getenv("HOME"); h && *h)
+    return (fs::path(h) / ".cache" / "musefm" / "probe").string();
+  return "musefm-probe-cache";
+}
+
+std::string probe_suite_summary(const ProbeSuiteResult& r, const std::string& out) {
+  using detail::format;
+  const auto report = nlohmann::json::parse(probe_report_json(r.results));
+  const auto number = [](const nlohmann::json& v) { return v.is_number() ? v.get<double>() : NAN; };
+  std::string text;
+  for (const auto& row : report["rows"]) {
+    if (!row["best"].get<bool>()) continue;
+    const std::string metric = report["tasks"][row["task"].get<std::string>()]["metrics"][0];
+    const auto& t = row["test"][metric];
+    text +=
+        format("%s / %s / %s: best layer %s: test %s %.4f ± %.4f (valid %.4f)\n",
+               row["model"].get<std::string>().c_str(), row["task"].get<std::string>().c_str(),
+               row["probe"].get<std::string>().c_str(), row["layer"].dump().c_str(), metric.c_str(),
+               number(t["mean"]), number(t["std"]), number(row["valid"][metric]["mean"]));
+  }
+  if (r.reused > 0) text += format("%d run(s) reused from %s\n", r.reused, r.results_path.c_str());
+  if (r.failed_clips > 0)
+    text += format("%d clip(s) could not be used and were left out (exit status 1): see %s\n",
+                   r.failed_clips, r.failures_path.c_str());
+  return text + format(
+                    "report: %s/report.md, %s/report.json (plot: tools/plot_probe.py "
+                    "%s/report.json --out layers.png)\n",
+                    out.c_str(), out.c_str(), out.c_str());
 }
 
 }  // namespace musefm

@@ -317,4 +317,20 @@ LabelVerification verify_label_set(LabelOptions o) {
   return verify_set(o, teacher_label_names(o.teacher), rate);
 }
 
+std::string LabelVerification::report() const {
+  std::string text;
+  for (const LabelCheck& c : files) {
+    if (c.ok()) {
+      text +=
+          detail::format("ok      %s: %lld lines, %lld symbols, lengths within %.3g s at %.6g Hz\n",
+                         c.label_path.c_str(), static_cast<long long>(c.lines),
+                         static_cast<long long>(c.k), tolerance_s, rate);
+    } else {
+      text += "INVALID " + c.label_path + ":\n";
+      for (const auto& p : c.problems) text += "  - " + p + "\n";
+    }
+  }
+  return text;
+}
+
 }  // namespace musefm

@@ -1,4 +1,5 @@
-// Training checkpoints on safetensors.
+// Training checkpoints on safetensors, and the run folder that holds them (clear_run, the
+// run summary).
 #include "train/checkpoint.h"
 
 #include <fcntl.h>
@@ -10,6 +11,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <sstream>
 
 #include "musefm/error.h"
 #include "musefm/safetensors.h"
@@ -136,4 +138,35 @@ std::string latest_checkpoint(const std::string& dir) {
   }
   return "";
 }
+
+std::string format_metrics(const std::map<std::string, double>& values, int precision) {
+  std::ostringstream os;
+  os.precision(precision);
+  for (const auto& [k, v] : values) os << (os.tellp() > 0 ? " " : "") << k << " " << v;
+  return os.str();
+}
+
+void clear_run(const std::string& out_dir) {
+  namespace fs = std::filesystem;
+  for (const char* f : {"checkpoints", "train.jsonl", "failures.jsonl", "config.json"})
+    fs::remove_all(fs::path(out_dir) / f);
+}
+
+std::string PretrainResult::summary() const {
+  std::ostringstream os;
+  os.precision(4);
+  os << std::fixed << "steps " << first_step << ".." << last_step << " of " << max_steps
+     << "; loss " << last.loss << "; masked accuracy " << format_metrics(last.accuracy) << "\n";
+  if (!valid.empty())
+    os << "validation at step " << valid.back().step << ": loss " << valid.back().loss
+       << "; masked accuracy " << format_metrics(valid.back().accuracy) << "\n";
+  if (skipped_items > 0)
+    os << skipped_items << " manifest entries left out (see " << out_dir << "/failures.jsonl)\n";
+  os << "checkpoint: " << last_checkpoint << "\nlog: " << out_dir
+     << "/train.jsonl (plot: tools/plot_training.py)\n";
+  if (last_step < max_steps) os << "stopped early: rerun the same command to resume\n";
+  os << "export: musefm export " << out_dir << " --out MODEL_DIR\n";
+  return os.str();
+}
+
 }  // namespace musefm

@@ -364,6 +364,8 @@ PretrainResult Pretrainer::run(const std::function<void(const StepRecord&)>& on_
   g_stop_requested = false;  // a request from an earlier run() does not stop this one
   PretrainResult result;
   result.first_step = m.state.step;
+  result.max_steps = c.optim.max_steps;
+  result.out_dir = m.out_dir;
   result.skipped_items = int64_t(m.train.left_out.size());
   Loader loader(c, m.train, *m.planner, m.group->rank(), m.group->world_size(), c.optim.accumulate,
                 m.state.epoch, m.state.index);
