@@ -58,8 +58,12 @@ if ! "$venv/bin/python" -c "import soundfile" 2>/dev/null; then
   "$venv/bin/pip" install -q --disable-pip-version-check "soundfile==$(sed -n 's/^soundfile==//Ip' "$root/tools/requirements.txt")"
 fi
 # The Python module (python/, built by tools/test.sh with MUSEFM_BUILD_PYTHON=ON): nanobind for
-# the bindings, scikit-build-core for `pip install --no-build-isolation .`, pytest for its tests.
-PY_BUILD_PACKAGES=("nanobind==3.1.0" "scikit-build-core==1.1.2" "pytest==9.2.0")
+# the bindings, scikit-build-core for `pip install --no-build-isolation .`, pytest for its tests,
+# scikit-learn for examples/python_probe.py, hearvalidator (the HEAR 2021 API checker; installed
+# without its tensorflow dependency, which only its TensorFlow branch uses) for musefm.hear.
+PY_BUILD_PACKAGES=("nanobind==3.1.0" "scikit-build-core==1.1.2" "pytest==9.2.0"
+  "scikit-learn==$(sed -n 's/^scikit-learn==//p' "$root/tools/requirements.txt")"
+  "hearvalidator==2021.0.2")
 if ! "$venv/bin/python" - "${PY_BUILD_PACKAGES[@]}" 2>/dev/null <<'PYCHECK'
 import sys
 from importlib.metadata import version
@@ -67,7 +71,8 @@ sys.exit(any(version(n) != v for n, v in (p.split("==") for p in sys.argv[1:])))
 PYCHECK
 then
   echo "setup: installing ${PY_BUILD_PACKAGES[*]} into $venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check "${PY_BUILD_PACKAGES[@]}"
+  "$venv/bin/pip" install -q --disable-pip-version-check "${PY_BUILD_PACKAGES[@]:0:4}"
+  "$venv/bin/pip" install -q --disable-pip-version-check --no-deps "${PY_BUILD_PACKAGES[4]}"
 fi
 if [ "$want_tools" -eq 1 ]; then
   "$venv/bin/pip" install -q --disable-pip-version-check -r "$root/tools/requirements.txt"

@@ -10,6 +10,8 @@
 //   std::vector<float> x = r.compute("song.flac", frames, dims, info);  // no files
 #pragma once
 
+#include <ATen/core/Tensor.h>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,6 +31,10 @@ class FeatureRunner {
                 ResampleQuality quality);
   ~FeatureRunner();
 
+  /// The transform on a float waveform [L] or [B, L] at sample_rate(): frame-major features
+  /// [frames, dims] or [B, frames, dims] (the layout run() writes), float32, on the input's
+  /// device. Throws musefm::Error for another dtype, rank or an input too short for one frame.
+  at::Tensor transform(const at::Tensor& waveform) const;
   /// Decodes `audio_path` at the transform's rate (mono) and computes [frames, dims] features.
   std::vector<float> compute(const std::string& audio_path, int64_t& frames, int64_t& dims,
                              AudioInfo& info) const;

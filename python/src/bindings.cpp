@@ -7,6 +7,7 @@
 // handed back as DLPack-backed numpy arrays or torch tensors that own their at::Tensor.
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
+#include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/variant.h>
 #include <nanobind/stl/vector.h>
@@ -22,7 +23,9 @@
 #include "musefm/encoder.h"
 #include "musefm/error.h"
 #include "musefm/extract.h"
+#include "musefm/feature_runner.h"
 #include "musefm/features.h"
+#include "musefm/runtime.h"
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -173,6 +176,21 @@ at::Tensor load_waveform(const std::string& path, int sample_rate) {
   return musefm::waveform_tensor(musefm::load_audio(path, opt));
 }
 
+// "key=value" overrides (value as JSON) of a feature config from Python keyword arguments.
+std::vector<std::string> config_overrides(const nb::kwargs& kwargs) {
+  std::vector<std::string> out;
+  nb::object dumps = nb::module_::import_("json").attr("dumps");
+  for (auto [key, value] : kwargs)
+    out.push_back(nb::cast<std::string>(key) + "=" + nb::cast<std::string>(dumps(value)));
+  return out;
+}
+
+// A stream and the framework of the arrays it was fed (its results are handed back the same way).
+struct Stream {
+  musefm::ExtractStream stream;
+  Framework framework = Framework::Numpy;
+};
+
 std::string layers_spec(const std::variant<std::string, std::vector<int64_t>>& layers) {
   if (const auto* s = std::get_if<std::string>(&layers)) return *s;
   std::string out;
@@ -198,6 +216,89 @@ NB_MODULE(_musefm, m) {
       "to mono and resamples it to `sample_rate` Hz (0 keeps the file's rate).\n\n"
       "Returns a float32 numpy array [L] of samples in [-1, 1]. Raises musefm.Error naming the\n"
       "file and the reason (missing, unreadable, unsupported, corrupt, NaN/Inf samples).");
+
+  nb::class_<musefm::FeatureRunner>(
+      m, "FeatureTransform",
+      "A front-end feature transform (mel, mfcc, cqt or chroma) with the defaults of\n"
+      "`musefm features` and the reference it matches; keyword arguments override config keys.")
+      .def(
+          "__init__",
+          [](musefm::FeatureRunner* self, const std::string& kind, const std::string& device,
+             const std::string& resample_quality, const nb::kwargs& config) {
+            new (self) musefm::FeatureRunner(
+                musefm::parse_enum<musefm::FeatureKind>(kind, "kind"), "", config_overrides(config),
+                device, musefm::parse_enum<musefm::ResampleQuality>(resample_quality, "quality"));
+          },
+          "kind"_a, "device"_a = "cpu", "resample_quality"_a = "best", "config"_a,
+          "kind: 'mel' (MusicFM log-mel, torchaudio parity), 'mfcc' (HuBERT Kaldi MFCC +\n"
+          "deltas), 'cqt' (MERT's nnAudio CQT) or 'chroma' (librosa chroma_cqt). Other keyword\n"
+          "arguments set keys of that config, e.g. sample_rate=16000, n_mels=64 (the keys of\n"
+          "`config`). Raises musefm.Error for an unknown key or a bad value.")
+      .def(
+          "__call__",
+          [](const musefm::FeatureRunner& r, nb::handle wav_or_path) {
+            if (is_path(wav_or_path)) {
+              const at::Tensor wav = load_waveform(fspath(wav_or_path), r.sample_rate());
+              at::Tensor y;
+              {
+                nb::gil_scoped_release release;
+                y = r.transform(wav);
+              }
+              return to_python(y, Framework::Numpy);
+            }
+            Input in = as_tensor(wav_or_path, "features: waveform");
+            at::Tensor y;
+            {
+              nb::gil_scoped_release release;
+              y = r.transform(in.tensor);
+            }
+            return to_python(y, in.framework);
+          },
+          "wav_or_path"_a,
+          "Features of a float waveform [L] or [B, L] at `sample_rate` (numpy array or torch\n"
+          "tensor), or of an audio file (decoded, mono, resampled to `sample_rate`). Returns\n"
+          "frame-major [frames, dims] (or [B, frames, dims]) float32, numpy for numpy and path\n"
+          "inputs and torch for torch inputs, exactly what `musefm features` writes.")
+      .def_prop_ro("kind", [](const musefm::FeatureRunner& r) { return to_string(r.kind()); })
+      .def_prop_ro("sample_rate", &musefm::FeatureRunner::sample_rate,
+                   "Sample rate (Hz) the transform expects.")
+      .def_prop_ro("frame_rate", &musefm::FeatureRunner::frame_rate, "Frames per second.")
+      .def_prop_ro(
+          "config", [](const musefm::FeatureRunner& r) { return json_to_dict(r.config_json()); },
+          "The resolved config as a dict.");
+
+  m.def(
+      "keep_freed_memory_for_reuse", [] { musefm::keep_freed_memory_for_reuse(); },
+      "Process-wide, opt-in: keeps freed activation blocks in malloc's heap for the next window\n"
+      "instead of returning them to the kernel (what the musefm CLI does at start-up; ~6 %\n"
+      "faster long extractions, glibc only). Affects every allocation of the process.");
+
+  m.def(
+      "resample",
+      [](nb::handle wav, int from_rate, int to_rate, const std::string& quality) {
+        Input in = as_tensor(wav, "resample: waveform");
+        MUSEFM_CHECK(in.tensor.dim() == 1 || in.tensor.dim() == 2,
+                     "resample: waveform must be [L] or [B, L], got ", in.tensor.dim(),
+                     " dimensions");
+        const auto q = musefm::parse_enum<musefm::ResampleQuality>(quality, "quality");
+        at::Tensor x = in.tensor.to(at::kCPU, at::kFloat).contiguous();
+        std::vector<at::Tensor> rows;
+        {
+          nb::gil_scoped_release release;
+          const at::Tensor x2 = x.dim() == 1 ? x.unsqueeze(0) : x;
+          for (int64_t b = 0; b < x2.size(0); ++b) {
+            const float* p = x2[b].data_ptr<float>();
+            std::vector<float> y =
+                musefm::resample(std::vector<float>(p, p + x2.size(1)), 1, from_rate, to_rate, q);
+            rows.push_back(at::from_blob(y.data(), {int64_t(y.size())}, at::kFloat).clone());
+          }
+        }
+        at::Tensor out = at::stack(rows);
+        return to_python(x.dim() == 1 ? out[0] : out, in.framework);
+      },
+      "wav"_a, "from_rate"_a, "to_rate"_a, "quality"_a = "best",
+      "Resamples a float waveform [L] or [B, L] from `from_rate` to `to_rate` Hz with\n"
+      "libsamplerate ('best', 'medium', 'fastest', 'zoh' or 'linear'), as load_audio does.");
 
   nb::class_<musefm::Encoder>(m, "Encoder",
                               "A loaded MERT or MusicFM encoder: waveform -> hidden states of "
@@ -243,6 +344,12 @@ NB_MODULE(_musefm, m) {
           "the input is float32 on the model's device.")
       .def("num_frames", &musefm::Encoder::num_frames, "num_samples"_a,
            "Frames produced for `num_samples` input samples.")
+      .def_prop_ro(
+          "sample_rate", [](const musefm::Encoder& enc) { return enc.config().sample_rate; },
+          "Sample rate (Hz) of the waveforms forward() takes.")
+      .def_prop_ro(
+          "frame_rate", [](const musefm::Encoder& enc) { return enc.config().frame_rate(); },
+          "Hidden-state frames per second (frame k at k / frame_rate seconds).")
       .def_prop_ro(
           "config", [](const musefm::Encoder& enc) { return json_to_dict(enc.config().to_json()); },
           "The model's EncoderConfig as a dict (the keys of config.json).");
@@ -314,6 +421,11 @@ NB_MODULE(_musefm, m) {
           "numpy and path inputs and as a torch tensor for torch inputs.\n\n"
           "A list of inputs returns a list of results; their windows run `batch` at a time\n"
           "(padded and masked: one-by-one results up to float rounding).")
+      .def(
+          "stream", [](const musefm::Extractor& ex) { return Stream{ex.create_stream()}; },
+          nb::keep_alive<0, 1>(),
+          "A new ExtractStream over this extractor (which it keeps alive): feed blocks with\n"
+          "accept_waveform(), take finished frames with compute(), end with flush().")
       .def_prop_ro("encoder", &musefm::Extractor::encoder, nb::rv_policy::reference_internal,
                    "The Encoder it runs.")
       .def_prop_ro("layers", &musefm::Extractor::layers,
@@ -323,6 +435,48 @@ NB_MODULE(_musefm, m) {
       .def_prop_ro(
           "config", [](const musefm::Extractor& ex) { return json_to_dict(ex.config().to_json()); },
           "The ExtractConfig as a dict.");
+
+  nb::class_<Stream>(m, "ExtractStream",
+                     "Frames of one input as it arrives (live audio or a file read block by "
+                     "block), in\nbounded memory; the frames equal Extractor.extract's with pool "
+                     "'none'. One per input.")
+      .def(
+          "accept_waveform",
+          [](Stream& s, nb::handle block) {
+            Input in = as_tensor(block, "ExtractStream.accept_waveform: block");
+            s.framework = in.framework;
+            nb::gil_scoped_release release;
+            s.stream.accept_waveform(in.tensor);
+          },
+          "block"_a,
+          "Appends a 1-D float block of samples at the model's rate (any length); copied.")
+      .def(
+          "compute",
+          [](Stream& s) {
+            at::Tensor y;
+            {
+              nb::gil_scoped_release release;
+              y = s.stream.compute();
+            }
+            return to_python(y, s.framework);
+          },
+          "Encodes the windows that are complete; returns the frames that will not change\n"
+          "[outputs, t, hidden] (t may be 0).")
+      .def(
+          "flush",
+          [](Stream& s) {
+            at::Tensor y;
+            {
+              nb::gil_scoped_release release;
+              y = s.stream.flush();
+            }
+            return to_python(y, s.framework);
+          },
+          "Ends the input and returns the remaining frames. Raises musefm.Error if the whole\n"
+          "input was shorter than one frame; no input is accepted afterwards.")
+      .def_prop_ro("frames_emitted", [](const Stream& s) { return s.stream.frames_emitted(); })
+      .def_prop_ro("samples_accepted", [](const Stream& s) { return s.stream.samples_accepted(); })
+      .def_prop_ro("samples_buffered", [](const Stream& s) { return s.stream.samples_buffered(); });
 
   // Conversion check for the tests: the address of the at::Tensor view of `array`, and that
   // view handed back to Python the way results are.

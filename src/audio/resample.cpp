@@ -71,6 +71,10 @@ void StreamResampler::process(const float* in, int64_t in_frames, bool last,
   int64_t consumed = 0;
   std::vector<float> buf(size_t(std::max<int64_t>(1024, int64_t(in_frames * ratio) + 256)) *
                          size_t(channels_));
+  // libsamplerate flushes nothing for a null data_in, even with end_of_input set (it returns no
+  // error and no frames): the end-of-input call with an empty block points at a dummy sample.
+  static const float kNoInput[1] = {0.0f};
+  if (in == nullptr) in = kNoInput;
   while (true) {
     d.data_in = in + consumed * channels_;
     d.input_frames = long(in_frames - consumed);

@@ -73,6 +73,16 @@ FeatureRunner::FeatureRunner(FeatureKind kind, const std::string& config_json,
 
 FeatureRunner::~FeatureRunner() = default;
 
+at::Tensor FeatureRunner::transform(const at::Tensor& waveform) const {
+  MUSEFM_CHECK(waveform.dim() == 1 || waveform.dim() == 2,
+               "features: waveform must be [L] or [B, L], got ", waveform.dim(), " dimensions");
+  MUSEFM_CHECK(at::isFloatingType(waveform.scalar_type()),
+               "features: waveform must be floating-point samples in [-1, 1], got ",
+               c10::toString(waveform.scalar_type()));
+  at::Tensor y = impl_->transform(waveform.to(at::kFloat));
+  return impl_->frame_major ? y : y.transpose(-1, -2).contiguous();
+}
+
 std::vector<float> FeatureRunner::compute(const std::string& audio_path, int64_t& frames,
                                           int64_t& dims, AudioInfo& info) const {
   info = probe_audio(audio_path);
@@ -83,11 +93,10 @@ std::vector<float> FeatureRunner::compute(const std::string& audio_path, int64_t
   at::Tensor x = waveform_tensor(audio).to(at::Device(device_));
   at::Tensor y;
   try {
-    y = impl_->transform(x);
+    y = transform(x);
   } catch (const Error& e) {
     MUSEFM_FAIL("'", audio_path, "': ", e.what());
   }
-  if (!impl_->frame_major) y = y.transpose(0, 1);
   y = y.contiguous().to(at::kCPU);
   frames = y.size(0);
   dims = y.size(1);
