@@ -49,12 +49,14 @@ struct FileBatchSummary {
 /// Calls `process(jobs)` on groups of up to `group` inputs whose outputs (and their sidecars,
 /// see sidecar_path()) do not exist yet, or all with `overwrite`. The processor sets
 /// FileJob::error for items that failed; a musefm::Error it throws fails the whole group.
-/// Failures are appended to <out_dir>/failures.jsonl and logged (warnings); the rest still
+/// Failures are appended to <out_dir>/<failures_name> (one file per shard when several processes
+/// share out_dir) and logged (warnings); the rest still
 /// run. Progress: one stage `label` over all inputs.
 FileBatchSummary run_file_batch(const std::vector<FileInput>& inputs, const std::string& out_dir,
                                 bool overwrite, const std::string& label,
                                 const std::string& extension, size_t group,
                                 const std::function<void(std::vector<FileJob>&)>& process,
-                                const ProgressCallbacks& progress = {});
+                                const ProgressCallbacks& progress = {},
+                                const std::string& failures_name = "failures.jsonl");
 
 }  // namespace musefm

@@ -8,14 +8,17 @@
 
 namespace musefm::cli {
 
-void run_batch(const std::vector<FileInput>& inputs, const std::string& out_dir, bool overwrite,
-               const std::string& label, const std::string& extension, size_t group,
-               const std::function<void(std::vector<FileJob>&)>& process) {
-  const FileBatchSummary s = run_file_batch(inputs, out_dir, overwrite, label, extension, group,
-                                            process, progress_callbacks("\nmusefm: error: ", ""));
+FileBatchSummary run_batch(const std::vector<FileInput>& inputs, const std::string& out_dir,
+                           bool overwrite, const std::string& label, const std::string& extension,
+                           size_t group, const std::function<void(std::vector<FileJob>&)>& process,
+                           const std::string& failures_name) {
+  const FileBatchSummary s =
+      run_file_batch(inputs, out_dir, overwrite, label, extension, group, process,
+                     progress_callbacks("\nmusefm: error: ", ""), failures_name);
   std::printf("%d written, %d already done (skipped), %d failed%s\n", s.written, s.skipped,
               s.failed, s.failed ? (" — see " + s.failures_path).c_str() : "");
   if (s.failed) exit_code() = 1;
+  return s;
 }
 
 void run_batch(const std::vector<FileInput>& inputs, const std::string& out_dir, bool overwrite,

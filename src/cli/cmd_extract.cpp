@@ -3,6 +3,8 @@
 // Window semantics (overlap, frame-exact stitching): include/musefm/extract.h.
 #include <ATen/Parallel.h>
 
+#include <cstdio>
+
 #include "cli/batch.h"
 #include "cli/commands.h"
 #include "cli/enum_option.h"
@@ -10,6 +12,7 @@
 #include "musefm/default_model.h"
 #include "musefm/extract.h"
 #include "musefm/extract_files.h"
+#include "musefm/shards.h"
 
 namespace musefm::cli {
 
@@ -18,22 +21,41 @@ struct Options {
   std::vector<std::string> inputs;
   std::string model, out_dir = "embeddings", device = "cpu", format = "npy", layer_weights;
   ExtractConfig extract;
-  int threads = 0;
-  bool overwrite = false;
+  int threads = 0, shard = -1, nshards = -1;
+  bool overwrite = false, merge = false;
 };
 
+// --merge: checks the shards' outputs and writes <out-dir>/index.tsv.
+void merge(const Options& o, const std::vector<FileInput>& inputs) {
+  const ShardMerge m = merge_shards(inputs, o.out_dir, "." + o.format, o.nshards);
+  std::printf("merge: %s\n", m.report().c_str());
+  MUSEFM_CHECK(m.ok(), "merge: the shards in '", o.out_dir,
+               "' are incomplete (listed above); rerun the shards named, then --merge again");
+}
+
 void run_extract(Options o) {
+  const std::vector<FileInput> all = collect_inputs(o.inputs);
+  if (o.merge) return merge(o, all);
+  const ShardSpec shard = resolve_shard(o.shard, o.nshards);
+  check_shard_dir(o.out_dir, shard, all);
   if (o.model.empty()) o.model = default_model_dir();  // throws: where it looked, how to rebuild
   if (!o.layer_weights.empty())
     o.extract.layer_weights = detail::parse_number_list(o.layer_weights, "--layer-weights");
   o.extract.validate();
   MUSEFM_CHECK(o.threads >= 0, "--threads must be >= 0 (0 = all cores), got ", o.threads);
   if (o.threads > 0) at::set_num_threads(o.threads);
-  const std::vector<FileInput> inputs = collect_inputs(o.inputs);
+  const std::vector<FileInput> inputs = shard_inputs(all, shard);
+  if (shard.count > 1)
+    std::printf("shard %d of %d (%s): %zu of %zu inputs\n", shard.index, shard.count,
+                shard.source.c_str(), inputs.size(), all.size());
   const Extractor ex(Encoder::load(o.model, o.device), o.extract);
   const EmbeddingFileWriter writer(ex, o.model, o.format);
-  run_batch(inputs, o.out_dir, o.overwrite, "extract", "." + o.format, size_t(o.extract.batch),
-            [&](std::vector<FileJob>& jobs) { writer.write(jobs); });
+  const FileBatchSummary s = run_batch(
+      inputs, o.out_dir, o.overwrite, "extract", "." + o.format, size_t(o.extract.batch),
+      [&](std::vector<FileJob>& jobs) { writer.write(jobs); }, shard_failures_name(shard));
+  write_shard_marker(o.out_dir, shard, all, s);
+  if (shard.count == 1 && s.failed == 0)
+    std::printf("index: %s\n", merge_shards(all, o.out_dir, "." + o.format, 1).index_path.c_str());
 }
 }  // namespace
 
@@ -81,6 +103,17 @@ void add_extract_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--device", o->device, "cpu or cuda[:N]")->capture_default_str();
   cmd->add_flag("--overwrite", o->overwrite, "Recompute outputs that already exist");
+  cmd->add_option("--shard", o->shard,
+                  "This process's part of the inputs, 0..nshards-1 (default: RANK, or\n"
+                  "SLURM_ARRAY_TASK_ID / SLURM_PROCID; else 0). Every shard gets the same inputs\n"
+                  "and --out-dir and takes its own files: a fixed split balanced by duration");
+  cmd->add_option("--nshards", o->nshards,
+                  "Number of shards (default: WORLD_SIZE, or SLURM_ARRAY_TASK_COUNT x\n"
+                  "SLURM_NTASKS; else 1)");
+  cmd->add_flag("--merge", o->merge,
+                "After the shards: check that every input has its output exactly once (lists\n"
+                "missing and failed ones, exit status 1) and write <out-dir>/index.tsv (path,\n"
+                "output, frames, duration_s, model_hash). A single-shard run writes it itself");
   cmd->callback([o] { run_extract(*o); });
 }
 

@@ -66,10 +66,11 @@ FileBatchSummary run_file_batch(const std::vector<FileInput>& inputs, const std:
                                 bool overwrite, const std::string& label,
                                 const std::string& extension, size_t group,
                                 const std::function<void(std::vector<FileJob>&)>& process,
-                                const ProgressCallbacks& progress) {
+                                const ProgressCallbacks& progress,
+                                const std::string& failures_name) {
   fs::create_directories(out_dir);
   FileBatchSummary s;
-  s.failures_path = (fs::path(out_dir) / "failures.jsonl").string();
+  s.failures_path = (fs::path(out_dir) / failures_name).string();
   std::ofstream failures;
   progress.on_begin(label, int64_t(inputs.size()));
   std::vector<FileJob> pending;
