@@ -1,6 +1,6 @@
-// bench_extract MODEL_DIR INPUT.npy REPEATS [LAYERS [POOL]]: times Extractor::extract on a 1-D
-// waveform (default ExtractConfig: 30 s windows, every layer, mean over time) after one warm-up
-// and prints {"ms": [each call], "shape": [...], "threads": N}. The C++ side of
+// bench_extract MODEL_DIR INPUT.npy REPEATS [LAYERS [POOL [PRECISION]]]: times Extractor::extract
+// on a 1-D waveform (default ExtractConfig: 30 s windows, every layer, mean over time) after one
+// warm-up and prints {"ms": [each call], "shape": [...], "threads": N}. The C++ side of
 // benchmarks/python_overhead.py, which makes the same calls through the Python module.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -16,7 +16,8 @@
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::fprintf(stderr, "usage: bench_extract MODEL_DIR INPUT.npy REPEATS [LAYERS [POOL]]\n");
+    std::fprintf(stderr,
+                 "usage: bench_extract MODEL_DIR INPUT.npy REPEATS [LAYERS [POOL [PRECISION]]]\n");
     return 2;
   }
   musefm::keep_freed_memory_for_reuse();  // as the musefm CLI does
@@ -24,6 +25,7 @@ int main(int argc, char** argv) {
     musefm::ExtractConfig c;
     if (argc > 4) c.layers = argv[4];
     if (argc > 5) c.pool = musefm::parse_enum<musefm::Pool>(argv[5], "pool");
+    if (argc > 6) c.precision = musefm::parse_enum<musefm::Precision>(argv[6], "precision");
     const musefm::Extractor ex(musefm::Encoder::load(argv[1]), c);
     musefm::NpyArray in = musefm::read_npy(argv[2]);
     const at::Tensor x = at::from_blob(in.data.data(), in.shape, at::kFloat);

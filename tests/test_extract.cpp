@@ -248,3 +248,48 @@ TEST(ExtractConfig, ValidatesAndRoundTrips) {
 
 }  // namespace
 }  // namespace musefm
+
+namespace musefm {
+namespace {
+
+// Worst per-frame cosine similarity between two [outputs, T, H] results.
+double worst_frame_cosine(const at::Tensor& a, const at::Tensor& b) {
+  const at::Tensor a64 = a.to(at::kDouble), b64 = b.to(at::kDouble);
+  const at::Tensor cos = (a64 * b64).sum(-1) / (a64.norm(2, -1) * b64.norm(2, -1) + 1e-30);
+  return cos.min().item<double>();
+}
+
+// bf16 runs the matrix products in bfloat16 (7-bit mantissa): every frame of every layer stays
+// within cosine 0.999 of fp32 (measured on full-size shapes: tools/check_precision.py), the
+// results are float32, and bf16 really ran (the outputs are not fp32's bits).
+TEST(Precision, Bf16StaysWithinToleranceOfFp32OnBothFamilies) {
+  for (const char* name : {"mert_tiny_postln", "mert_tiny_preln", "musicfm_tiny"}) {
+    const Encoder enc = Encoder::load(model_dir(name));
+    ExtractConfig c = frames_cfg(0, 0);
+    c.layers = "all";
+    const at::Tensor fp32 = Extractor(enc, c).extract(one_second());
+    c.precision = Precision::Bf16;
+    const Extractor ex(enc, c);
+    EXPECT_EQ(ex.encoder().precision(), Precision::Bf16);
+    const at::Tensor bf16 = ex.extract(one_second());
+    ASSERT_EQ(bf16.scalar_type(), at::kFloat) << name;
+    ASSERT_EQ(bf16.sizes(), fp32.sizes()) << name;
+    EXPECT_GE(worst_frame_cosine(bf16, fp32), 0.999) << name;
+    EXPECT_GT((bf16 - fp32).abs().max().item<double>(), 1e-6) << name << ": bf16 did not run";
+    // The encoder it came from is unchanged (precision is per Encoder value, weights shared).
+    EXPECT_EQ(enc.precision(), Precision::Fp32);
+  }
+}
+
+TEST(Precision, Fp16OnCpuIsAClearErrorAndNamesAreChecked) {
+  const std::string e = test::error_of([] { tiny_mert().with_precision(Precision::Fp16); });
+  EXPECT_NE(e.find("precision fp16 needs a CUDA device"), std::string::npos) << e;
+  EXPECT_NE(e.find("use fp32 or bf16"), std::string::npos) << e;
+  const std::string bad =
+      test::error_of([] { ExtractConfig::from_json(R"({"precision": "int4"})"); });
+  EXPECT_NE(bad.find("fp32, bf16 or fp16"), std::string::npos) << bad;
+  EXPECT_EQ(ExtractConfig::from_json(R"({"precision": "bf16"})").precision, Precision::Bf16);
+}
+
+}  // namespace
+}  // namespace musefm

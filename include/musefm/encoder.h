@@ -25,9 +25,18 @@
 #include <vector>
 
 #include "musefm/encoder_config.h"
+#include "musefm/enum_names.h"
 #include "musefm/error.h"
 
 namespace musefm {
+
+/// Arithmetic of inference. fp32: everything in float32. bf16: matrix products (linear layers,
+/// convolutions, attention) in bfloat16 with float32 accumulation, norms, softmax statistics and
+/// the feature front-ends in float32 (libtorch autocast; AVX-512 BF16 / AMX through oneDNN on
+/// CPU); fp16: the same in float16, CUDA only. Hidden states are returned as float32 always.
+enum class Precision { Fp32, Bf16, Fp16 };
+MUSEFM_ENUM_NAMES(Precision, {Precision::Fp32, "fp32"}, {Precision::Bf16, "bf16"},
+                  {Precision::Fp16, "fp16"});
 
 class Encoder {
  public:
@@ -62,10 +71,16 @@ class Encoder {
   int64_t num_frames(int64_t num_samples) const;
   const EncoderConfig& config() const;
 
+  /// The same model (weights shared) running at `precision`. Throws musefm::Error naming the
+  /// precision and what the model's device supports (fp16 needs CUDA).
+  Encoder with_precision(Precision precision) const;
+  Precision precision() const { return precision_; }
+
   struct Impl;
 
  private:
   std::shared_ptr<const Impl> impl_;
+  Precision precision_ = Precision::Fp32;
 };
 
 }  // namespace musefm

@@ -57,6 +57,8 @@ struct ExtractConfig {
   double window_s = 30.0;  ///< seconds per forward pass; 0 = the whole input at once
   double hop_s = 0.0;      ///< seconds between window starts; 0 = window_s (minimal overlap)
   int batch = 1;           ///< windows per forward pass
+  /// fp32, bf16 (CPU and CUDA) or fp16 (CUDA): the encoder's arithmetic (musefm/encoder.h).
+  Precision precision = Precision::Fp32;
 
   void validate() const;
   std::string to_json() const;

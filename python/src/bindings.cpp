@@ -14,6 +14,7 @@
 
 #include <ATen/ATen.h>
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <variant>
@@ -199,6 +200,42 @@ std::string layers_spec(const std::variant<std::string, std::vector<int64_t>>& l
   return out;
 }
 
+// Extractor.extract on one input or a list; `inner_s`: seconds spent in the C++ call alone
+// (benchmarks/python_overhead.py compares it with the whole Python call).
+nb::object extract_any(const musefm::Extractor& ex, nb::handle wav_or_path,
+                       double* inner_s = nullptr) {
+  const bool many = nb::isinstance<nb::list>(wav_or_path) || nb::isinstance<nb::tuple>(wav_or_path);
+  std::vector<nb::handle> items;
+  if (many)
+    for (nb::handle h : wav_or_path) items.push_back(h);
+  else
+    items.push_back(wav_or_path);
+  std::vector<Input> inputs(items.size());
+  std::vector<at::Tensor> waves;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (is_path(items[i]))
+      inputs[i].tensor = load_waveform(fspath(items[i]), ex.encoder().config().sample_rate);
+    else
+      inputs[i] = as_tensor(items[i], "Extractor.extract: waveform");
+    waves.push_back(inputs[i].tensor);
+  }
+  std::vector<at::Tensor> outs;
+  {
+    nb::gil_scoped_release release;
+    const auto t0 = std::chrono::steady_clock::now();
+    if (many)
+      outs = ex.extract(waves);
+    else
+      outs.push_back(ex.extract(waves[0]));
+    if (inner_s)
+      *inner_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  if (!many) return to_python(outs[0], inputs[0].framework);
+  nb::list result;
+  for (size_t i = 0; i < outs.size(); ++i) result.append(to_python(outs[i], inputs[i].framework));
+  return result;
+}
+
 }  // namespace
 
 NB_MODULE(_musefm, m) {
@@ -362,7 +399,8 @@ NB_MODULE(_musefm, m) {
           "__init__",
           [](musefm::Extractor* self, const musefm::Encoder& encoder,
              const std::variant<std::string, std::vector<int64_t>>& layers, const std::string& pool,
-             double window, double hop, int batch, const std::vector<double>& layer_weights) {
+             double window, double hop, int batch, const std::vector<double>& layer_weights,
+             const std::string& precision) {
             musefm::ExtractConfig c;
             c.layers = layers_spec(layers);
             c.layer_weights = layer_weights;
@@ -370,49 +408,23 @@ NB_MODULE(_musefm, m) {
             c.window_s = window;
             c.hop_s = hop;
             c.batch = batch;
+            c.precision = musefm::parse_enum<musefm::Precision>(precision, "precision");
             c.validate();
             new (self) musefm::Extractor(encoder, c);
           },
           "encoder"_a, "layers"_a = "all", "pool"_a = "mean", "window"_a = 30.0, "hop"_a = 0.0,
-          "batch"_a = 1, "layer_weights"_a = std::vector<double>{},
+          "batch"_a = 1, "layer_weights"_a = std::vector<double>{}, "precision"_a = "fp32",
           "layers: 'all', 'weighted' (one output, the weighted sum of every hidden state with\n"
           "`layer_weights`, uniform when empty), or indices such as [0, 6, -1] / '0,6,-1'.\n"
           "pool: 'mean' (average over time) or 'none' (every frame). window: seconds per forward\n"
           "pass (0 = whole input at once); hop: seconds between window starts (0 = window);\n"
-          "batch: windows per forward pass. Raises musefm.Error naming the bad field.")
+          "batch: windows per forward pass. precision: 'fp32', 'bf16' (matrix products in\n"
+          "bfloat16, norms / softmax / features in float32) or 'fp16' (CUDA). Raises\n"
+          "musefm.Error naming the bad field.")
       .def(
           "extract",
-          [](const musefm::Extractor& ex, nb::handle wav_or_path) -> nb::object {
-            const bool many =
-                nb::isinstance<nb::list>(wav_or_path) || nb::isinstance<nb::tuple>(wav_or_path);
-            std::vector<nb::handle> items;
-            if (many)
-              for (nb::handle h : wav_or_path) items.push_back(h);
-            else
-              items.push_back(wav_or_path);
-            std::vector<Input> inputs(items.size());
-            std::vector<at::Tensor> waves;
-            for (size_t i = 0; i < items.size(); ++i) {
-              if (is_path(items[i]))
-                inputs[i].tensor =
-                    load_waveform(fspath(items[i]), ex.encoder().config().sample_rate);
-              else
-                inputs[i] = as_tensor(items[i], "Extractor.extract: waveform");
-              waves.push_back(inputs[i].tensor);
-            }
-            std::vector<at::Tensor> outs;
-            {
-              nb::gil_scoped_release release;
-              if (many)
-                outs = ex.extract(waves);
-              else
-                outs.push_back(ex.extract(waves[0]));
-            }
-            if (!many) return to_python(outs[0], inputs[0].framework);
-            nb::list result;
-            for (size_t i = 0; i < outs.size(); ++i)
-              result.append(to_python(outs[i], inputs[i].framework));
-            return result;
+          [](const musefm::Extractor& ex, nb::handle wav_or_path) {
+            return extract_any(ex, wav_or_path);
           },
           "wav_or_path"_a,
           "Embeddings of one input: a float waveform [L] at the model's sample rate (numpy array\n"
@@ -421,6 +433,15 @@ NB_MODULE(_musefm, m) {
           "numpy and path inputs and as a torch tensor for torch inputs.\n\n"
           "A list of inputs returns a list of results; their windows run `batch` at a time\n"
           "(padded and masked: one-by-one results up to float rounding).")
+      .def(
+          "_extract_timed",
+          [](const musefm::Extractor& ex, nb::handle wav_or_path) {
+            double inner = 0;
+            nb::object out = extract_any(ex, wav_or_path, &inner);
+            return nb::make_tuple(out, inner);
+          },
+          "wav_or_path"_a,
+          "For benchmarks: (extract(wav_or_path), seconds spent inside the C++ call).")
       .def(
           "stream", [](const musefm::Extractor& ex) { return Stream{ex.create_stream()}; },
           nb::keep_alive<0, 1>(),

@@ -95,6 +95,10 @@ void add_extract_command(CLI::App& app) {
                   "Windows (of one long file, or short files together) per forward pass; padded\n"
                   "items give the same result as one by one")
       ->capture_default_str();
+  add_enum_option(cmd, "--precision", o->extract.precision,
+                  "fp32; bf16: matrix products in bfloat16 with float32 accumulation, norms,\n"
+                  "softmax and features in float32 (faster on CPUs with AVX-512 BF16 / AMX, and\n"
+                  "on GPUs); fp16: likewise in float16, CUDA only. Recorded in the sidecar");
   cmd->add_option("--threads", o->threads, "CPU threads for the model (0 = all cores)")
       ->capture_default_str();
   cmd->add_option("--format", o->format,

@@ -65,6 +65,7 @@ std::vector<at::Tensor> encode_spans(const Extractor& ex, const std::vector<at::
 Extractor::Extractor(Encoder encoder, ExtractConfig config)
     : encoder_(std::move(encoder)), config_(std::move(config)) {
   config_.validate();
+  encoder_ = encoder_.with_precision(config_.precision);
   const EncoderConfig& c = encoder_.config();
   const int64_t states = c.num_hidden_states();
   layers_ = parse_layers(config_.layers, states);

@@ -9,6 +9,7 @@
 #include "core/device.h"
 #include "core/tensor_util.h"
 #include "model/family.h"
+#include "model/precision.h"
 #include "model/weights.h"
 #include "musefm/default_model.h"
 #include "musefm/encoder.h"
@@ -65,6 +66,12 @@ const model_detail::ForwardContext& inference() {
   return model_detail::ForwardContext::inference();
 }
 
+std::vector<at::Tensor> as_float(std::vector<at::Tensor> states) {
+  for (auto& s : states)
+    if (s.scalar_type() != at::kFloat) s = s.to(at::kFloat);
+  return states;
+}
+
 at::Tensor prepared(const Encoder::Impl& impl, const at::Tensor& waveform) {
   bool unbatched = false;
   at::Tensor x = detail::as_batch(waveform, "Encoder", unbatched);
@@ -75,14 +82,27 @@ at::Tensor prepared(const Encoder::Impl& impl, const at::Tensor& waveform) {
 }
 }  // namespace
 
+Encoder Encoder::with_precision(Precision precision) const {
+  MUSEFM_CHECK(precision != Precision::Fp16 || impl_->device.is_cuda(),
+               "precision fp16 needs a CUDA device (the model is on ", impl_->device.str(),
+               "); on CPU use fp32 or bf16");
+  Encoder e = *this;
+  e.precision_ = precision;
+  return e;
+}
+
 at::Tensor Encoder::extract_features(const at::Tensor& waveform) const {
   c10::InferenceMode inference_mode;
-  return impl_->pass->features(impl_->weights, prepared(*impl_, waveform), inference());
+  const at::Tensor x = prepared(*impl_, waveform);
+  model_detail::PrecisionScope scope(impl_->device, precision_);
+  return impl_->pass->features(impl_->weights, x, inference()).to(at::kFloat);
 }
 
 std::vector<at::Tensor> Encoder::forward(const at::Tensor& waveform, int num_states) const {
   c10::InferenceMode inference_mode;
-  return impl_->pass->forward(impl_->weights, prepared(*impl_, waveform), inference(), num_states);
+  const at::Tensor x = prepared(*impl_, waveform);
+  model_detail::PrecisionScope scope(impl_->device, precision_);
+  return as_float(impl_->pass->forward(impl_->weights, x, inference(), num_states));
 }
 
 std::vector<std::vector<at::Tensor>> Encoder::forward_batch(
@@ -98,8 +118,9 @@ std::vector<std::vector<at::Tensor>> Encoder::forward_batch(
                  " samples is shorter than one frame (", need, " samples)");
     frames.push_back(num_frames(wav.size(0)));
   }
-  const std::vector<at::Tensor> states = impl_->pass->forward_padded(
-      impl_->weights, waveforms, frames, impl_->device, inference(), num_states);
+  model_detail::PrecisionScope scope(impl_->device, precision_);
+  const std::vector<at::Tensor> states = as_float(impl_->pass->forward_padded(
+      impl_->weights, waveforms, frames, impl_->device, inference(), num_states));
   std::vector<std::vector<at::Tensor>> out(static_cast<size_t>(B));
   for (int64_t b = 0; b < B; ++b)
     for (const auto& s : states) out[size_t(b)].push_back(s[b].narrow(0, 0, frames[size_t(b)]));

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "model/ops.h"
+#include "model/precision.h"
 
 namespace musefm::model_detail {
 namespace {
@@ -47,6 +48,7 @@ HybridFrontEnd::HybridFrontEnd(const EncoderConfig& c) : config_(c) {
 
 HybridInputs HybridFrontEnd::operator()(const at::Tensor& x, int64_t frames) const {
   HybridInputs out;
+  const auto fp32 = PrecisionScope::float32(x.device().type());  // spectra and logs in float32
   if (cqt_)  // log magnitude; the LayerNorm that follows takes care of the scale
     out.cqt =
         at_conv_frames(config_, at::log((*cqt_)(x) + 1e-6), frames, cqt_->config().hop_length);

@@ -16,6 +16,7 @@
 #include "model/family.h"
 #include "model/hybrid.h"
 #include "model/ops.h"
+#include "model/precision.h"
 #include "musefm/error.h"
 #include "musefm/features.h"
 
@@ -274,6 +275,7 @@ class MusicFmForward final : public FamilyForward {
   // Normalised log-mel [B, n_mels, T] (last frame dropped, checkpoint mean / std).
   at::Tensor normalised_mel(const at::Tensor& x) const {
     at::NoGradGuard no_grad;
+    const auto fp32 = PrecisionScope::float32(x.device().type());  // bf16 would round the dB
     return (mel_(x) - c_.mel_mean) / c_.mel_std;
   }
 
