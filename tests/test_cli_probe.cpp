@@ -68,6 +68,14 @@ TEST(ProbeFeatures, CacheIsReusedAndRefreshedWhenAudioChanges) {
       "/train.safetensors";
   EXPECT_TRUE(fs::exists(file)) << file;
   EXPECT_EQ(src.key().rfind("mert_tiny_postln-", 0), 0u) << src.key();
+  // bf16 features are a source of their own: another key and name, not the fp32 cache entry.
+  const FeatureSource bf16 = FeatureSource::open(kTiny, "cpu", 4, Precision::Bf16);
+  EXPECT_EQ(bf16.name(), "mert_tiny_postln@bf16");
+  EXPECT_EQ(bf16.key().rfind("mert_tiny_postln@bf16-", 0), 0u) << bf16.key();
+  bool bf16_cached = true;
+  const ProbeFeatures h = probe_features(bf16, t, "train", cache, {}, &bf16_cached);
+  EXPECT_FALSE(bf16_cached);
+  EXPECT_FALSE(at::equal(h.x, a.x));
   const ProbeFeatures b = probe_features(src, t, "train", cache, {}, &cached);
   EXPECT_TRUE(cached);
   EXPECT_TRUE(at::equal(a.x, b.x));

@@ -81,6 +81,7 @@
 #include <string>
 #include <vector>
 
+#include "musefm/encoder.h"  // Precision
 #include "musefm/enum_names.h"
 #include "musefm/error.h"
 #include "musefm/progress.h"
@@ -163,9 +164,10 @@ using ProbeProgress = std::function<void(int64_t done, int64_t total, const std:
 /// of a beat task need the metadata "frame_rate").
 class FeatureSource {
  public:
-  /// Opens `spec`; a model is loaded on `device`, windows run `batch` per forward pass.
+  /// Opens `spec`; a model is loaded on `device`, windows run `batch` per forward pass at
+  /// `precision` (another than fp32 is part of the cache key and the name: "dir@bf16").
   static FeatureSource open(const std::string& spec, const std::string& device = "cpu",
-                            int batch = 4);
+                            int batch = 4, Precision precision = Precision::Fp32);
   const std::string& spec() const;
   /// Short name for reports: the model dir's folder name, "mfcc", "chroma", the features dir.
   const std::string& name() const;
@@ -325,6 +327,7 @@ struct ProbeSuiteOptions {
   std::string layers = "all";  ///< layer spec (parse_probe_layers) of tasks that give none
   int seeds = 3;               ///< mlp runs with seeds config.seed .. config.seed + seeds - 1
   int batch = 4;               ///< clips per forward pass when extracting
+  Precision precision = Precision::Fp32;  ///< models' arithmetic when extracting (encoder.h)
   /// Base probe config; `probe` and `seed` are set per run, `device` also extracts features.
   ProbeConfig config;
   bool overwrite = false;  ///< forget earlier results in <out>/results.jsonl

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/enum_option.h"
 #include "cli/progress.h"
 #include "musefm/overrides.h"
 #include "musefm/probe.h"
@@ -18,6 +19,7 @@ struct ProbeOptions {
   std::vector<std::string> models, tasks, set;
   std::string suite, data, out, cache, probe = "both", layers = "all", device = "cpu";
   int seeds = 3, threads = 0, batch = 4;
+  Precision precision = Precision::Fp32;
   bool overwrite = false, quiet = false;
 };
 
@@ -46,6 +48,7 @@ void run_probe_command(ProbeOptions o) {
   s.layers = o.layers;
   s.seeds = o.seeds;
   s.batch = o.batch;
+  s.precision = o.precision;
   s.overwrite = o.overwrite;
   const ProbeSuiteResult r = run_probe_suite(s, progress_callbacks("musefm probe: ", "", o.quiet));
   if (r.failed_clips > 0) exit_code() = 1;  // the good clips were probed; the bad ones are listed
@@ -107,6 +110,9 @@ void add_probe_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--batch", o->batch, "Clips per forward pass when extracting")
       ->capture_default_str();
+  add_enum_option(cmd, "--precision", o->precision,
+                  "Models' arithmetic when extracting: fp32, bf16 or fp16 (CUDA); another than\n"
+                  "fp32 is cached and reported as its own source, e.g. musefm-small@bf16");
   cmd->add_option("--threads", o->threads, "CPU threads (0 = all cores)");
   cmd->add_flag("--overwrite", o->overwrite, "Forget earlier results in <out>/results.jsonl");
   cmd->add_flag("--quiet", o->quiet, "No progress bars or summary");

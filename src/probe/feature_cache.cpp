@@ -49,8 +49,9 @@ std::string read_bytes(const std::string& path, size_t max_bytes) {
   return out;
 }
 
-// "<dir name>-<fnv of config.json, weights size/mtime/header>".
-std::string model_key(const std::string& dir) {
+// "<dir name>-<fnv of config.json, weights size/mtime/header>"; "<dir name>@bf16-<...>" for
+// another precision than fp32 (whose keys stay as they were).
+std::string model_key(const std::string& dir, Precision precision) {
   const std::string cfg = (fs::path(dir) / "config.json").string();
   const std::string weights = (fs::path(dir) / "model.safetensors").string();
   Fnv h;
@@ -62,10 +63,12 @@ std::string model_key(const std::string& dir) {
   uint64_t n = 0;
   for (size_t i = 0; i < head.size(); ++i) n |= uint64_t(uint8_t(head[i])) << (8 * i);
   h.add(read_bytes(weights, size_t(std::min<uint64_t>(8 + n, uint64_t(100) << 20))));
+  if (precision != Precision::Fp32) h.add(to_string(precision));
   std::string name = fs::path(dir).lexically_normal().filename().string();
   if (name.empty() || name == ".") name = fs::absolute(dir).lexically_normal().filename().string();
   for (char& c : name)
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') c = '_';
+  if (precision != Precision::Fp32) name += "@" + to_string(precision);
   return name + "-" + h.hex();
 }
 
@@ -165,7 +168,8 @@ struct FeatureSource::Impl {
   }
 };
 
-FeatureSource FeatureSource::open(const std::string& spec, const std::string& device, int batch) {
+FeatureSource FeatureSource::open(const std::string& spec, const std::string& device, int batch,
+                                  Precision precision) {
   MUSEFM_CHECK(batch >= 1, "feature batch must be >= 1, got ", batch);
   auto impl = std::make_shared<Impl>();
   impl->spec = spec;
@@ -195,13 +199,14 @@ FeatureSource FeatureSource::open(const std::string& spec, const std::string& de
                  "' is not a model dir (config.json + model.safetensors), default, mfcc, chroma "
                  "or features:DIR");
     impl->kind = "model";
-    impl->key = model_key(dir);
+    impl->key = model_key(dir, precision);
     impl->name = impl->key.substr(0, impl->key.size() - 17);
     ExtractConfig ec;
     ec.layers = "all";
     ec.pool = Pool::Mean;
     ec.window_s = kExtractWindowS;
     ec.batch = batch;
+    ec.precision = precision;
     impl->extractor.emplace(Encoder::load(dir, device), ec);
     impl->rate = impl->extractor->encoder().config().sample_rate;
     ec.pool = Pool::None;

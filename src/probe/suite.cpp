@@ -119,7 +119,7 @@ class SuiteRun {
   ProbeSuiteResult run(const std::vector<ProbeTask>& tasks) {
     open_logs();
     for (const auto& spec : o_.models) {
-      const FeatureSource src = FeatureSource::open(spec, o_.config.device, o_.batch);
+      const FeatureSource src = FeatureSource::open(spec, o_.config.device, o_.batch, o_.precision);
       for (size_t i = 0; i < tasks.size(); ++i) {
         run_task(src, tasks[i], o_.tasks[i]);
         write_probe_report(r_.results, o_.out);
@@ -145,6 +145,7 @@ class SuiteRun {
                                 {"layers", o_.layers},
                                 {"seeds", o_.seeds},
                                 {"cache", o_.cache},
+                                {"precision", to_string(o_.precision)},
                                 {"config", nlohmann::json::parse(o_.config.to_json())}};
     write_text_atomically((fs::path(o_.out) / "config.json").string(), rec.dump(2) + "\n");
     r_.failures_path = (fs::path(o_.out) / "failures.jsonl").string();
