@@ -43,6 +43,8 @@ struct FileJob {
 
 struct FileBatchSummary {
   int written = 0, skipped = 0, failed = 0;
+  double elapsed_s = 0;       ///< wall time of the whole batch
+  double audio_s = 0;         ///< seconds of audio in the outputs written (from the files' headers)
   std::string failures_path;  ///< <out_dir>/failures.jsonl (appended to when failed > 0)
 };
 

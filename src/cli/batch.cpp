@@ -17,6 +17,9 @@ FileBatchSummary run_batch(const std::vector<FileInput>& inputs, const std::stri
                      progress_callbacks("\nmusefm: error: ", ""), failures_name);
   std::printf("%d written, %d already done (skipped), %d failed%s\n", s.written, s.skipped,
               s.failed, s.failed ? (" — see " + s.failures_path).c_str() : "");
+  if (s.written > 0 && s.elapsed_s > 0)
+    std::printf("%.1f s of audio in %.1f s: %.2f files/s, %.1fx real time\n", s.audio_s,
+                s.elapsed_s, s.written / s.elapsed_s, s.audio_s / s.elapsed_s);
   if (s.failed) exit_code() = 1;
   return s;
 }

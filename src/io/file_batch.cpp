@@ -2,12 +2,14 @@
 #include "musefm/file_batch.h"
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "musefm/audio.h"
 #include "musefm/error.h"
 #include "musefm/manifest.h"
 
@@ -68,6 +70,7 @@ FileBatchSummary run_file_batch(const std::vector<FileInput>& inputs, const std:
                                 const std::function<void(std::vector<FileJob>&)>& process,
                                 const ProgressCallbacks& progress,
                                 const std::string& failures_name) {
+  const auto start = std::chrono::steady_clock::now();
   fs::create_directories(out_dir);
   FileBatchSummary s;
   s.failures_path = (fs::path(out_dir) / failures_name).string();
@@ -85,6 +88,10 @@ FileBatchSummary run_file_batch(const std::vector<FileInput>& inputs, const std:
     for (const auto& j : pending) {
       if (j.error.empty()) {
         ++s.written;
+        try {
+          s.audio_s += probe_audio(j.input).duration_s();
+        } catch (const Error&) {  // written, so it was readable; a vanished file adds nothing
+        }
       } else {
         ++s.failed;
         if (!failures.is_open()) failures.open(s.failures_path, std::ios::app);
@@ -110,6 +117,7 @@ FileBatchSummary run_file_batch(const std::vector<FileInput>& inputs, const std:
   }
   run_pending();
   progress.on_end();
+  s.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return s;
 }
 
