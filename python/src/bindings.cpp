@@ -190,6 +190,17 @@ std::vector<std::string> config_overrides(const nb::kwargs& kwargs) {
 struct Stream {
   musefm::ExtractStream stream;
   Framework framework = Framework::Numpy;
+
+  // `step()` (compute or flush) without the GIL, its frames handed back like the inputs.
+  template <typename Step>
+  nb::object frames(Step step) {
+    at::Tensor y;
+    {
+      nb::gil_scoped_release release;
+      y = step();
+    }
+    return to_python(y, framework);
+  }
 };
 
 std::string layers_spec(const std::variant<std::string, std::vector<int64_t>>& layers) {
@@ -472,27 +483,11 @@ NB_MODULE(_musefm, m) {
           "block"_a,
           "Appends a 1-D float block of samples at the model's rate (any length); copied.")
       .def(
-          "compute",
-          [](Stream& s) {
-            at::Tensor y;
-            {
-              nb::gil_scoped_release release;
-              y = s.stream.compute();
-            }
-            return to_python(y, s.framework);
-          },
+          "compute", [](Stream& s) { return s.frames([&] { return s.stream.compute(); }); },
           "Encodes the windows that are complete; returns the frames that will not change\n"
           "[outputs, t, hidden] (t may be 0).")
       .def(
-          "flush",
-          [](Stream& s) {
-            at::Tensor y;
-            {
-              nb::gil_scoped_release release;
-              y = s.stream.flush();
-            }
-            return to_python(y, s.framework);
-          },
+          "flush", [](Stream& s) { return s.frames([&] { return s.stream.flush(); }); },
           "Ends the input and returns the remaining frames. Raises musefm.Error if the whole\n"
           "input was shorter than one frame; no input is accepted afterwards.")
       .def_prop_ro("frames_emitted", [](const Stream& s) { return s.stream.frames_emitted(); })
