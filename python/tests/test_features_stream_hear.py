@@ -196,3 +196,14 @@ def test_hearvalidator_passes(monkeypatch):
     except ImportError:
         pytest.fail("hearvalidator is not installed (tools/setup.sh installs it)")
     validate.ValidateModel("musefm.hear", "", "cpu")()
+
+
+def test_bad_sample_rates_raise_musefm_error_with_the_reason():
+    with pytest.raises(musefm.Error, match="rate"):
+        musefm.load_audio(WAV, sample_rate=-16000)
+    with pytest.raises(musefm.Error, match=r"target_rate must be 0 \(keep\) or in"):
+        musefm.load_audio(WAV, sample_rate=24000 * 1000)
+    with pytest.raises(musefm.Error, match="rates must be positive"):
+        musefm.resample(np.zeros(100, dtype=np.float32), 0, 16000)
+    with pytest.raises(musefm.Error, match="sample_rate"):
+        F.FeatureTransform("mel", sample_rate=0)
