@@ -45,28 +45,15 @@ bool is_torch_tensor(nb::handle obj) {
 }
 
 std::string dtype_name(const nb::dlpack::dtype& d) {
-  const char* kind = "unknown";
-  switch (nb::dlpack::dtype_code(d.code)) {
-    case nb::dlpack::dtype_code::Int:
-      kind = "int";
-      break;
-    case nb::dlpack::dtype_code::UInt:
-      kind = "uint";
-      break;
-    case nb::dlpack::dtype_code::Float:
-      kind = "float";
-      break;
-    case nb::dlpack::dtype_code::Bfloat:
-      kind = "bfloat";
-      break;
-    case nb::dlpack::dtype_code::Complex:
-      kind = "complex";
-      break;
-    case nb::dlpack::dtype_code::Bool:
-      return "bool";
-    default:
-      break;
-  }
+  using C = nb::dlpack::dtype_code;
+  const C code = C(d.code);
+  if (code == C::Bool) return "bool";
+  const char* kind = code == C::Int       ? "int"
+                     : code == C::UInt    ? "uint"
+                     : code == C::Float   ? "float"
+                     : code == C::Bfloat  ? "bfloat"
+                     : code == C::Complex ? "complex"
+                                          : "unknown";
   return std::string(kind) + std::to_string(int(d.bits));
 }
 
