@@ -4,29 +4,16 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
-#include <cerrno>
 #include <cstdlib>
 #include <map>
 #include <string>
 
+#include "core/env.h"
 #include "dist/c10d_group.h"
 #include "musefm/distributed.h"
 
 namespace musefm {
 namespace {
-
-// Integer environment variable, or `fallback` when unset; malformed values are errors.
-int env_int(const char* name, int fallback, bool* found = nullptr) {
-  const char* v = std::getenv(name);
-  if (found) *found = v != nullptr && *v;
-  if (!v || !*v) return fallback;
-  char* end = nullptr;
-  errno = 0;
-  const long x = std::strtol(v, &end, 10);
-  MUSEFM_CHECK(errno == 0 && end && *end == '\0' && x >= 0 && x <= 1 << 24, "environment variable ",
-               name, "='", v, "' is not a non-negative integer");
-  return int(x);
-}
 
 class Single final : public Collective {
  public:
@@ -54,23 +41,14 @@ void RendezvousConfig::validate() const {
 
 RendezvousConfig RendezvousConfig::from_env() {
   RendezvousConfig c;
-  bool torchrun = false, slurm = false;
-  const int ws = env_int("WORLD_SIZE", 1, &torchrun);
-  if (torchrun) {
-    c.world_size = ws;
-    c.rank = env_int("RANK", 0);
-    c.local_rank = env_int("LOCAL_RANK", 0);
-  } else {
-    const int n = env_int("SLURM_NTASKS", 1, &slurm);
-    if (slurm) {
-      c.world_size = n;
-      c.rank = env_int("SLURM_PROCID", 0);
-      c.local_rank = env_int("SLURM_LOCALID", 0);
-    }
-  }
+  const detail::LaunchRank launch = detail::launch_rank_from_env();
+  c.world_size = launch.world_size;
+  c.rank = launch.rank;
+  c.local_rank = launch.local_rank;
   if (const char* a = std::getenv("MASTER_ADDR"); a && *a) c.master_addr = a;
-  c.master_port = env_int("MASTER_PORT", c.master_port);
-  if (const int t = env_int("MUSEFM_DIST_TIMEOUT_S", 0); t > 0) c.timeout = std::chrono::seconds(t);
+  c.master_port = detail::env_int("MASTER_PORT", c.master_port);
+  if (const int t = detail::env_int("MUSEFM_DIST_TIMEOUT_S", 0); t > 0)
+    c.timeout = std::chrono::seconds(t);
   c.validate();
   return c;
 }

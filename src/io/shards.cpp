@@ -11,6 +11,7 @@
 #include <numeric>
 #include <regex>
 
+#include "core/env.h"
 #include "core/hash.h"
 #include "core/strings.h"
 #include "io/atomic_file.h"
@@ -24,14 +25,7 @@ using nlohmann::json;
 namespace {
 
 // An environment variable as a non-negative integer; -1 when unset or empty.
-int env_int(const char* name) {
-  const char* v = std::getenv(name);
-  if (v == nullptr || *v == '\0') return -1;
-  int x = 0;
-  MUSEFM_CHECK(detail::parse_number(std::string(v), x) && x >= 0, "environment variable ", name,
-               "='", v, "' is not a non-negative integer");
-  return x;
-}
+int env_int(const char* name) { return detail::env_int(name, -1); }
 
 std::string marker_name(int index, int count) {
   return "shard-" + std::to_string(index) + "-of-" + std::to_string(count) + ".json";
@@ -100,25 +94,19 @@ ShardSpec resolve_shard(int index, int count) {
                  "--shard and --nshards go together (give both, or neither to take them from "
                  "RANK/WORLD_SIZE or SLURM_*)");
     s = {index, count, "--shard/--nshards"};
-  } else if (env_int("WORLD_SIZE") >= 0) {
-    MUSEFM_CHECK(env_int("RANK") >= 0, "WORLD_SIZE is set but RANK is not");
-    s = {env_int("RANK"), env_int("WORLD_SIZE"), "RANK/WORLD_SIZE"};
-  } else if (env_int("SLURM_ARRAY_TASK_COUNT") >= 0 || env_int("SLURM_NTASKS") >= 0) {
-    int a = 0, na = 1, p = 0, np = 1;
-    if (env_int("SLURM_ARRAY_TASK_COUNT") >= 0) {
+  } else if (const detail::LaunchRank launch = detail::launch_rank_from_env();
+             !launch.source.empty() || env_int("SLURM_ARRAY_TASK_COUNT") >= 0) {
+    // srun tasks inside an array task a of na: shard a * world_size + rank
+    s = {launch.rank, launch.world_size, launch.source};
+    if (launch.source != "RANK/WORLD_SIZE" && env_int("SLURM_ARRAY_TASK_COUNT") >= 0) {
       MUSEFM_CHECK(env_int("SLURM_ARRAY_TASK_ID") >= 0,
                    "SLURM_ARRAY_TASK_COUNT is set but SLURM_ARRAY_TASK_ID is not");
-      na = env_int("SLURM_ARRAY_TASK_COUNT");
-      a = env_int("SLURM_ARRAY_TASK_ID") - std::max(0, env_int("SLURM_ARRAY_TASK_MIN"));
-      s.source = "SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT";
+      const int a = env_int("SLURM_ARRAY_TASK_ID") - std::max(0, env_int("SLURM_ARRAY_TASK_MIN"));
+      s.index += a * launch.world_size;
+      s.count *= env_int("SLURM_ARRAY_TASK_COUNT");
+      s.source = "SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT" +
+                 (launch.source.empty() ? "" : " x " + launch.source);
     }
-    if (env_int("SLURM_NTASKS") >= 0) {
-      np = env_int("SLURM_NTASKS");
-      p = std::max(0, env_int("SLURM_PROCID"));
-      s.source += std::string(s.source.empty() ? "" : " x ") + "SLURM_PROCID/SLURM_NTASKS";
-    }
-    s.index = a * np + p;
-    s.count = na * np;
   } else {
     s.source = "default";
   }
