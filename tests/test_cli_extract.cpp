@@ -59,6 +59,21 @@ TEST(CliExtract, StreamedLongFileEqualsInMemoryExtraction) {
   c.layers = "weighted";
   c.layer_weights = {1, 0, 1};
   EXPECT_LE(test::max_rel_error(test::load_npy(out + "/real_24k.npy"), in_memory(wav, c)), 1e-5);
+
+  // So do mean and standard deviation (sums of x and x^2 in float64, not the frames).
+  ASSERT_EQ(run("extract " + wav + " --model " + kTiny + " --out-dir " + out +
+                " --window 0.5 --hop 0.4 --overwrite --pool mean+std"),
+            0);
+  c = ExtractConfig{};
+  c.window_s = 0.5;
+  c.hop_s = 0.4;
+  c.pool = musefm::Pool::MeanStd;
+  const at::Tensor both = in_memory(wav, c);
+  EXPECT_EQ(both.size(1), 2 * 64);
+  EXPECT_LE(test::max_rel_error(test::load_npy(out + "/real_24k.npy"), both), 1e-5);
+  std::ifstream side2(out + "/real_24k.json");
+  EXPECT_EQ(nlohmann::json::parse(side2)["layout"].get<std::string>(),
+            "outputs x (mean, std) dims");
 }
 
 TEST(CliExtract, BatchedShortFilesEqualOneByOneAndKeepFolderStructure) {

@@ -76,6 +76,15 @@ TEST(ProbeFeatures, CacheIsReusedAndRefreshedWhenAudioChanges) {
   const ProbeFeatures h = probe_features(bf16, t, "train", cache, {}, &bf16_cached);
   EXPECT_FALSE(bf16_cached);
   EXPECT_FALSE(at::equal(h.x, a.x));
+  // So are mean+std pooled features: twice the dims, the mean half equal to the mean source.
+  const FeatureSource ms = FeatureSource::open(kTiny, "cpu", 4, Precision::Fp32, Pool::MeanStd);
+  EXPECT_EQ(ms.name(), "mert_tiny_postln@mean+std");
+  EXPECT_NE(ms.key(), src.key());
+  const ProbeFeatures s2 = probe_features(ms, t, "train", cache, {}, &cached);
+  EXPECT_FALSE(cached);
+  ASSERT_EQ(s2.x.sizes(), (at::IntArrayRef{4, 3, 128}));
+  EXPECT_LE(test::max_rel_error(s2.x.narrow(2, 0, 64), a.x), 1e-5);
+  EXPECT_THROW(FeatureSource::open(kTiny, "cpu", 4, Precision::Fp32, Pool::None), Error);
   const ProbeFeatures b = probe_features(src, t, "train", cache, {}, &cached);
   EXPECT_TRUE(cached);
   EXPECT_TRUE(at::equal(a.x, b.x));

@@ -184,6 +184,24 @@ TEST(Extractor, BatchesOfWindowsAndInputsEqualOneByOne) {
   }
 }
 
+TEST(Extractor, MeanStdPoolingIsTheMeanThenTheStdOfTheFrames) {
+  const Encoder enc = tiny_mert();
+  const at::Tensor wav = one_second();
+  const at::Tensor frames = Extractor(enc, frames_cfg(0.4, 0.3)).extract(wav);  // [3, T, 64]
+  ExtractConfig c = frames_cfg(0.4, 0.3);
+  c.pool = Pool::MeanStd;
+  const at::Tensor pooled = Extractor(enc, c).extract(wav);
+  ASSERT_EQ(pooled.sizes(), (at::IntArrayRef{3, 128}));
+  const at::Tensor f = frames.to(at::kDouble);
+  const at::Tensor mean = f.mean(1), var = (f - mean.unsqueeze(1)).pow(2).mean(1);
+  EXPECT_LE(test::max_rel_error(pooled.narrow(1, 0, 64), mean.to(at::kFloat)), 1e-5);
+  EXPECT_LE(test::max_rel_error(pooled.narrow(1, 64, 64), var.sqrt().to(at::kFloat)), 1e-5);
+  EXPECT_GT(pooled.narrow(1, 64, 64).min().item<float>(), 0.0f);  // frames do vary
+  c.pool = Pool::Mean;
+  EXPECT_TRUE(at::equal(Extractor(enc, c).extract(wav), pooled.narrow(1, 0, 64)));
+  EXPECT_EQ(parse_enum<Pool>("mean+std", "pool"), Pool::MeanStd);
+}
+
 TEST(Extractor, LayerSelectionAndWeighting) {
   const Encoder enc = tiny_mert();
   const at::Tensor wav = one_second().narrow(0, 0, 8000);

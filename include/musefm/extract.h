@@ -43,9 +43,16 @@
 
 namespace musefm {
 
-/// How frames become an output: averaged over time, or every frame kept.
-enum class Pool { Mean, None };
-MUSEFM_ENUM_NAMES(Pool, {Pool::Mean, "mean"}, {Pool::None, "none"});
+/// How frames become an output: averaged over time; the mean followed by the (population)
+/// standard deviation over time, 2 x hidden values per output (how the MFCC / chroma
+/// baselines summarise a clip; it keeps how frames change, e.g. a note's attack and decay);
+/// or every frame kept.
+enum class Pool { Mean, MeanStd, None };
+MUSEFM_ENUM_NAMES(Pool, {Pool::Mean, "mean"}, {Pool::MeanStd, "mean+std"}, {Pool::None, "none"});
+
+/// `frames` [outputs, T, H] pooled over time as `pool` says: [outputs, H], [outputs, 2H]
+/// (mean+std) or the frames themselves (none).
+at::Tensor pool_frames(const at::Tensor& frames, Pool pool);
 
 struct ExtractConfig {
   /// "all" (every hidden state), indices such as "0,6,-1" (negative = from the end), or
@@ -53,7 +60,7 @@ struct ExtractConfig {
   std::string layers = "all";
   /// With "weighted": one weight per hidden state (normalised to sum 1); empty = uniform.
   std::vector<double> layer_weights;
-  Pool pool = Pool::Mean;  ///< mean (average over time) or none (every frame)
+  Pool pool = Pool::Mean;  ///< mean, mean+std (over time) or none (every frame)
   double window_s = 30.0;  ///< seconds per forward pass; 0 = the whole input at once
   double hop_s = 0.0;      ///< seconds between window starts; 0 = window_s (minimal overlap)
   int batch = 1;           ///< windows per forward pass
@@ -85,8 +92,9 @@ class Extractor {
   /// Samples per output frame (MERT-v1 320, MusicFM 960).
   int64_t frame_hop() const { return frame_hop_; }
 
-  /// One input [L] at the model's sample rate: [num_outputs, T, hidden] (pool "none") or
-  /// [num_outputs, hidden] (pool "mean"). T = encoder().num_frames(L).
+  /// One input [L] at the model's sample rate: [num_outputs, T, hidden] (pool "none"),
+  /// [num_outputs, hidden] (pool "mean") or [num_outputs, 2 x hidden] (pool "mean+std").
+  /// T = encoder().num_frames(L).
   at::Tensor extract(const at::Tensor& waveform) const;
   /// Several inputs; their windows run `batch` at a time. Same results as one by one.
   std::vector<at::Tensor> extract(const std::vector<at::Tensor>& waveforms) const;

@@ -84,6 +84,7 @@
 #include "musefm/encoder.h"  // Precision
 #include "musefm/enum_names.h"
 #include "musefm/error.h"
+#include "musefm/extract.h"  // Pool
 #include "musefm/progress.h"
 
 namespace musefm {
@@ -137,7 +138,7 @@ struct ProbeTask {
 
 // ---- features ---------------------------------------------------------------------------------
 
-/// Mean-pooled features of one split.
+/// Pooled features of one split (frames for beat tasks).
 struct ProbeFeatures {
   at::Tensor x;               ///< [N, L, H] float32 on the CPU: rows x layers x dims
   std::vector<int64_t> clip;  ///< per row: index of its clip in ProbeSplit::items
@@ -165,9 +166,13 @@ using ProbeProgress = std::function<void(int64_t done, int64_t total, const std:
 class FeatureSource {
  public:
   /// Opens `spec`; a model is loaded on `device`, windows run `batch` per forward pass at
-  /// `precision` (another than fp32 is part of the cache key and the name: "dir@bf16").
+  /// `precision` (another than fp32 is part of the cache key and the name: "dir@bf16") and
+  /// each layer is pooled over time by `pool`: mean (MARBLE's protocol) or mean+std, as the
+  /// baselines are (2 x H dims; part of the key and the name: "dir@mean+std"). Baselines are
+  /// always mean+std; frame-level (beat) tasks are never pooled. Pool none is refused.
   static FeatureSource open(const std::string& spec, const std::string& device = "cpu",
-                            int batch = 4, Precision precision = Precision::Fp32);
+                            int batch = 4, Precision precision = Precision::Fp32,
+                            Pool pool = Pool::Mean);
   const std::string& spec() const;
   /// Short name for reports: the model dir's folder name, "mfcc", "chroma", the features dir.
   const std::string& name() const;
@@ -328,6 +333,7 @@ struct ProbeSuiteOptions {
   int seeds = 3;               ///< mlp runs with seeds config.seed .. config.seed + seeds - 1
   int batch = 4;               ///< clips per forward pass when extracting
   Precision precision = Precision::Fp32;  ///< models' arithmetic when extracting (encoder.h)
+  Pool pool = Pool::Mean;                 ///< models' pooling over time: mean (MARBLE) or mean+std
   /// Base probe config; `probe` and `seed` are set per run, `device` also extracts features.
   ProbeConfig config;
   bool overwrite = false;  ///< forget earlier results in <out>/results.jsonl

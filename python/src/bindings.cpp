@@ -414,7 +414,8 @@ NB_MODULE(_musefm, m) {
           "batch"_a = 1, "layer_weights"_a = std::vector<double>{}, "precision"_a = "fp32",
           "layers: 'all', 'weighted' (one output, the weighted sum of every hidden state with\n"
           "`layer_weights`, uniform when empty), or indices such as [0, 6, -1] / '0,6,-1'.\n"
-          "pool: 'mean' (average over time) or 'none' (every frame). window: seconds per forward\n"
+          "pool: 'mean' (average over time), 'mean+std' (mean then standard deviation over\n"
+          "time: 2 x hidden) or 'none' (every frame). window: seconds per forward\n"
           "pass (0 = whole input at once); hop: seconds between window starts (0 = window);\n"
           "batch: windows per forward pass. precision: 'fp32', 'bf16' (matrix products in\n"
           "bfloat16, norms / softmax / features in float32) or 'fp16' (CUDA). Raises\n"
@@ -427,7 +428,8 @@ NB_MODULE(_musefm, m) {
           "wav_or_path"_a,
           "Embeddings of one input: a float waveform [L] at the model's sample rate (numpy array\n"
           "or torch tensor) or an audio file path (decoded, mono, resampled). Returns\n"
-          "[outputs, hidden] (pool 'mean') or [outputs, T, hidden] (pool 'none'), as numpy for\n"
+          "[outputs, hidden] (pool 'mean'), [outputs, 2 x hidden] ('mean+std') or\n"
+          "[outputs, T, hidden] (pool 'none'), as numpy for\n"
           "numpy and path inputs and as a torch tensor for torch inputs.\n\n"
           "A list of inputs returns a list of results; their windows run `batch` at a time\n"
           "(padded and masked: one-by-one results up to float rounding).")

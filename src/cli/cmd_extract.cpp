@@ -81,7 +81,8 @@ void add_extract_command(CLI::App& app) {
                   "With --layers weighted: one weight per hidden state, e.g. from a probe\n"
                   "(normalised to sum 1); default uniform");
   add_enum_option(cmd, "--pool", o->extract.pool,
-                  "mean: average over time ([outputs, dims]); none: every frame\n"
+                  "mean: average over time ([outputs, dims]); mean+std: mean then standard\n"
+                  "deviation over time ([outputs, 2 x dims]); none: every frame\n"
                   "([outputs, frames, dims], streamed to disk for long files)");
   cmd->add_option("--window", o->extract.window_s,
                   "Seconds per forward pass; bounds memory for any file length (0 = whole file)")

@@ -20,6 +20,7 @@ struct ProbeOptions {
   std::string suite, data, out, cache, probe = "both", layers = "all", device = "cpu";
   int seeds = 3, threads = 0, batch = 4;
   Precision precision = Precision::Fp32;
+  Pool pool = Pool::Mean;
   bool overwrite = false, quiet = false;
 };
 
@@ -49,6 +50,7 @@ void run_probe_command(ProbeOptions o) {
   s.seeds = o.seeds;
   s.batch = o.batch;
   s.precision = o.precision;
+  s.pool = o.pool;
   s.overwrite = o.overwrite;
   const ProbeSuiteResult r = run_probe_suite(s, progress_callbacks("musefm probe: ", "", o.quiet));
   if (r.failed_clips > 0) exit_code() = 1;  // the good clips were probed; the bad ones are listed
@@ -113,6 +115,9 @@ void add_probe_command(CLI::App& app) {
   add_enum_option(cmd, "--precision", o->precision,
                   "Models' arithmetic when extracting: fp32, bf16 or fp16 (CUDA); another than\n"
                   "fp32 is cached and reported as its own source, e.g. musefm-small@bf16");
+  add_enum_option(cmd, "--pool", o->pool,
+                  "Models' pooling over time: mean (MARBLE) or mean+std (as the baselines; cached\n"
+                  "and reported as its own source, e.g. musefm-small@mean+std)");
   cmd->add_option("--threads", o->threads, "CPU threads (0 = all cores)");
   cmd->add_flag("--overwrite", o->overwrite, "Forget earlier results in <out>/results.jsonl");
   cmd->add_flag("--quiet", o->quiet, "No progress bars or summary");

@@ -61,8 +61,9 @@ struct EmbeddingFileWriter::Impl {
     MUSEFM_CHECK(T >= 1, "'", in, "': ", total,
                  " samples are too short for one frame of the model");
     const int64_t L = ex_.num_outputs(), H = c.hidden_size;
-    const bool mean = ex_.config().pool == Pool::Mean;
-    at::Tensor sum = at::zeros({L, H}, at::kDouble);
+    const Pool pool = ex_.config().pool;
+    const bool mean = pool != Pool::None;  // pooled on the fly: sums of x (and x^2)
+    at::Tensor sum = at::zeros({L, H}, at::kDouble), sum_sq = at::zeros({L, H}, at::kDouble);
     std::vector<at::Tensor> kept;  // safetensors without pooling
     std::unique_ptr<io_detail::NpyFileWriter> npy;
     if (!mean && format_ == "npy")
@@ -73,7 +74,9 @@ struct EmbeddingFileWriter::Impl {
       const int64_t n = frames.size(1);
       MUSEFM_CHECK(t + n <= T, "'", in, "': decoded more audio than its header announced");
       if (mean) {
-        sum += frames.to(at::kDouble).sum(1);
+        const at::Tensor x = frames.to(at::kDouble);
+        sum += x.sum(1);
+        if (pool == Pool::MeanStd) sum_sq += (x * x).sum(1);
       } else if (npy) {
         for (int64_t l = 0; l < L; ++l)
           npy->write((l * T + t) * H, frames[l].data_ptr<float>(), n * H);
@@ -91,7 +94,14 @@ struct EmbeddingFileWriter::Impl {
     consume(s.flush());
     MUSEFM_CHECK(t == T, "'", in, "': decoded ", s.samples_accepted(),
                  " samples, the header announced ", total);
-    at::Tensor result = mean ? (sum / double(T)).to(at::kFloat) : at::Tensor();
+    at::Tensor result;
+    if (mean) {
+      const at::Tensor m = sum / double(T);
+      result = pool == Pool::Mean
+                   ? m
+                   : at::cat({m, (sum_sq / double(T) - m * m).clamp_min(0).sqrt()}, 1);
+      result = result.to(at::kFloat);
+    }
     if (!mean && !npy) result = at::cat(kept, 1);
     finish(in, out, result, T, npy.get());
   }
@@ -129,7 +139,9 @@ struct EmbeddingFileWriter::Impl {
     nlohmann::json side = base_;
     side["frames"] = frames;
     side["shape"] = npy ? npy->shape() : emb.sizes().vec();
-    side["layout"] = ex_.config().pool == Pool::Mean ? "outputs x dims" : "outputs x frames x dims";
+    side["layout"] = ex_.config().pool == Pool::None   ? "outputs x frames x dims"
+                     : ex_.config().pool == Pool::Mean ? "outputs x dims"
+                                                       : "outputs x (mean, std) dims";
     side["audio"] = {{"path", in},
                      {"duration_s", info.duration_s()},
                      {"sample_rate", info.sample_rate},

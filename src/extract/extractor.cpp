@@ -96,6 +96,20 @@ int Extractor::states_needed() const {
 
 int64_t Extractor::num_outputs() const { return weights_.defined() ? 1 : int64_t(layers_.size()); }
 
+at::Tensor pool_frames(const at::Tensor& frames, Pool pool) {
+  MUSEFM_CHECK(frames.dim() == 3, "pool_frames: frames must be [outputs, T, H], got ", frames.dim(),
+               " dims");
+  switch (pool) {
+    case Pool::Mean:
+      return frames.mean(1);
+    case Pool::MeanStd:
+      return at::cat({frames.mean(1), frames.std(1, /*unbiased=*/false)}, 1);
+    case Pool::None:
+      break;
+  }
+  return frames;
+}
+
 at::Tensor Extractor::select(const std::vector<at::Tensor>& states) const {
   if (weights_.defined()) {
     at::Tensor sum = states[0] * weights_[0].item<float>();
@@ -131,7 +145,7 @@ std::vector<at::Tensor> Extractor::extract(const std::vector<at::Tensor>& wavefo
     for (size_t j = 0; j < spans.size(); ++j)
       if (owner[j] == i) mine.push_back(pieces[j]);
     at::Tensor frames = at::cat(mine, 1);
-    out.push_back(config_.pool == Pool::Mean ? frames.mean(1) : frames);
+    out.push_back(pool_frames(frames, config_.pool));
   }
   return out;
 }

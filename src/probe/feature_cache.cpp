@@ -50,8 +50,9 @@ std::string read_bytes(const std::string& path, size_t max_bytes) {
 }
 
 // "<dir name>-<fnv of config.json, weights size/mtime/header>"; "<dir name>@bf16-<...>" for
-// another precision than fp32 (whose keys stay as they were).
-std::string model_key(const std::string& dir, Precision precision) {
+// another precision than fp32 and "...@mean+std-<...>" for that pooling (fp32 mean-pooled keys
+// stay as they were).
+std::string model_key(const std::string& dir, Precision precision, Pool pool) {
   const std::string cfg = (fs::path(dir) / "config.json").string();
   const std::string weights = (fs::path(dir) / "model.safetensors").string();
   Fnv h;
@@ -64,11 +65,13 @@ std::string model_key(const std::string& dir, Precision precision) {
   for (size_t i = 0; i < head.size(); ++i) n |= uint64_t(uint8_t(head[i])) << (8 * i);
   h.add(read_bytes(weights, size_t(std::min<uint64_t>(8 + n, uint64_t(100) << 20))));
   if (precision != Precision::Fp32) h.add(to_string(precision));
+  if (pool != Pool::Mean) h.add(to_string(pool));
   std::string name = fs::path(dir).lexically_normal().filename().string();
   if (name.empty() || name == ".") name = fs::absolute(dir).lexically_normal().filename().string();
   for (char& c : name)
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') c = '_';
   if (precision != Precision::Fp32) name += "@" + to_string(precision);
+  if (pool != Pool::Mean) name += "@" + to_string(pool);
   return name + "-" + h.hex();
 }
 
@@ -105,7 +108,7 @@ at::Tensor mean_std(const at::Tensor& frames, int64_t time_dim) {
 
 struct FeatureSource::Impl {
   std::string spec, name, key, kind, device;
-  std::optional<Extractor> extractor;        // mean-pooled hidden states
+  std::optional<Extractor> extractor;        // pooled hidden states (mean or mean+std)
   std::optional<Extractor> frame_extractor;  // every frame (beat tasks)
   std::string features_dir;
   int rate = 0;
@@ -169,8 +172,10 @@ struct FeatureSource::Impl {
 };
 
 FeatureSource FeatureSource::open(const std::string& spec, const std::string& device, int batch,
-                                  Precision precision) {
+                                  Precision precision, Pool pool) {
   MUSEFM_CHECK(batch >= 1, "feature batch must be >= 1, got ", batch);
+  MUSEFM_CHECK(pool != Pool::None,
+               "probe features are pooled per clip or window: pool must be mean or mean+std");
   auto impl = std::make_shared<Impl>();
   impl->spec = spec;
   impl->device = device;
@@ -199,11 +204,11 @@ FeatureSource FeatureSource::open(const std::string& spec, const std::string& de
                  "' is not a model dir (config.json + model.safetensors), default, mfcc, chroma "
                  "or features:DIR");
     impl->kind = "model";
-    impl->key = model_key(dir, precision);
+    impl->key = model_key(dir, precision, pool);
     impl->name = impl->key.substr(0, impl->key.size() - 17);
     ExtractConfig ec;
     ec.layers = "all";
-    ec.pool = Pool::Mean;
+    ec.pool = pool;
     ec.window_s = kExtractWindowS;
     ec.batch = batch;
     ec.precision = precision;

@@ -119,7 +119,8 @@ class SuiteRun {
   ProbeSuiteResult run(const std::vector<ProbeTask>& tasks) {
     open_logs();
     for (const auto& spec : o_.models) {
-      const FeatureSource src = FeatureSource::open(spec, o_.config.device, o_.batch, o_.precision);
+      const FeatureSource src =
+          FeatureSource::open(spec, o_.config.device, o_.batch, o_.precision, o_.pool);
       for (size_t i = 0; i < tasks.size(); ++i) {
         run_task(src, tasks[i], o_.tasks[i]);
         write_probe_report(r_.results, o_.out);
@@ -146,6 +147,7 @@ class SuiteRun {
                                 {"seeds", o_.seeds},
                                 {"cache", o_.cache},
                                 {"precision", to_string(o_.precision)},
+                                {"pool", to_string(o_.pool)},
                                 {"config", nlohmann::json::parse(o_.config.to_json())}};
     write_text_atomically((fs::path(o_.out) / "config.json").string(), rec.dump(2) + "\n");
     r_.failures_path = (fs::path(o_.out) / "failures.jsonl").string();
