@@ -33,10 +33,13 @@ namespace musefm {
 /// Arithmetic of inference. fp32: everything in float32. bf16: matrix products (linear layers,
 /// convolutions, attention) in bfloat16 with float32 accumulation, norms, softmax statistics and
 /// the feature front-ends in float32 (libtorch autocast; AVX-512 BF16 / AMX through oneDNN on
-/// CPU); fp16: the same in float16, CUDA only. Hidden states are returned as float32 always.
-enum class Precision { Fp32, Bf16, Fp16 };
+/// CPU); fp16: the same in float16, CUDA only; int8 (CPU only): the linear layers of the
+/// transformer stack with int8 weights (per output channel, symmetric) and dynamically quantised
+/// uint8 activations (per call), int32 accumulation (libtorch's FBGEMM quantized linear), the
+/// rest as bf16. Hidden states are returned as float32 always.
+enum class Precision { Fp32, Bf16, Fp16, Int8 };
 MUSEFM_ENUM_NAMES(Precision, {Precision::Fp32, "fp32"}, {Precision::Bf16, "bf16"},
-                  {Precision::Fp16, "fp16"});
+                  {Precision::Fp16, "fp16"}, {Precision::Int8, "int8"});
 
 class Encoder {
  public:
@@ -72,7 +75,8 @@ class Encoder {
   const EncoderConfig& config() const;
 
   /// The same model (weights shared) running at `precision`. Throws musefm::Error naming the
-  /// precision and what the model's device supports (fp16 needs CUDA).
+  /// precision and what the model's device supports (fp16 needs CUDA, int8 the CPU and an
+  /// x86 int8 engine in libtorch). int8 quantises and packs the linear weights here, once.
   Encoder with_precision(Precision precision) const;
   Precision precision() const { return precision_; }
 

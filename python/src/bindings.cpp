@@ -418,7 +418,8 @@ NB_MODULE(_musefm, m) {
           "time: 2 x hidden) or 'none' (every frame). window: seconds per forward\n"
           "pass (0 = whole input at once); hop: seconds between window starts (0 = window);\n"
           "batch: windows per forward pass. precision: 'fp32', 'bf16' (matrix products in\n"
-          "bfloat16, norms / softmax / features in float32) or 'fp16' (CUDA). Raises\n"
+          "bfloat16, norms / softmax / features in float32), 'fp16' (CUDA) or 'int8' (CPU: int8\n"
+          "linear layers, the rest as bf16). Raises\n"
           "musefm.Error naming the bad field.")
       .def(
           "extract",

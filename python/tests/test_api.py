@@ -200,6 +200,19 @@ def test_extract_path_equals_array(tiny):
     frames = musefm.Extractor(tiny, layers="0,-1", pool="none").extract(str(WAV))
     assert frames.shape == (2, tiny.num_frames(3 * 24000), 64)
     np.testing.assert_allclose(frames.mean(axis=1), a, rtol=1e-5, atol=1e-6)
+    both = musefm.Extractor(tiny, layers=[0, -1], pool="mean+std").extract(WAV)
+    assert both.shape == (2, 128)
+    np.testing.assert_allclose(both[:, :64], a, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(both[:, 64:], frames.std(axis=1), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("precision", ["bf16", "int8"])
+def test_extract_lower_precision_stays_close_to_fp32(tiny, precision):
+    fp32 = musefm.Extractor(tiny, pool="none").extract(WAV).astype(np.float64)
+    low = musefm.Extractor(tiny, pool="none", precision=precision).extract(WAV).astype(np.float64)
+    assert low.dtype == np.float64 and low.shape == fp32.shape and not np.array_equal(low, fp32)
+    cos = (low * fp32).sum(-1) / (np.linalg.norm(low, axis=-1) * np.linalg.norm(fp32, axis=-1))
+    assert cos.min() >= (0.999 if precision == "bf16" else 0.99)
 
 
 def test_extract_list_batches(tiny):

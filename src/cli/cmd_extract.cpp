@@ -99,7 +99,9 @@ void add_extract_command(CLI::App& app) {
   add_enum_option(cmd, "--precision", o->extract.precision,
                   "fp32; bf16: matrix products in bfloat16 with float32 accumulation, norms,\n"
                   "softmax and features in float32 (faster on CPUs with AVX-512 BF16 / AMX, and\n"
-                  "on GPUs); fp16: likewise in float16, CUDA only. Recorded in the sidecar");
+                  "on GPUs); fp16: likewise in float16, CUDA only; int8 (CPU): the transformer's\n"
+                  "linear layers in int8 (dynamic activation quantisation), the rest as bf16.\n"
+                  "Recorded in the sidecar");
   cmd->add_option("--threads", o->threads, "CPU threads for the model (0 = all cores)")
       ->capture_default_str();
   cmd->add_option("--format", o->format,

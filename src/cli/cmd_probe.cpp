@@ -113,7 +113,8 @@ void add_probe_command(CLI::App& app) {
   cmd->add_option("--batch", o->batch, "Clips per forward pass when extracting")
       ->capture_default_str();
   add_enum_option(cmd, "--precision", o->precision,
-                  "Models' arithmetic when extracting: fp32, bf16 or fp16 (CUDA); another than\n"
+                  "Models' arithmetic when extracting: fp32, bf16, fp16 (CUDA) or int8 (CPU);\n"
+                  "another than "
                   "fp32 is cached and reported as its own source, e.g. musefm-small@bf16");
   add_enum_option(cmd, "--pool", o->pool,
                   "Models' pooling over time: mean (MARBLE) or mean+std (as the baselines; cached\n"

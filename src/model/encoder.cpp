@@ -9,6 +9,7 @@
 #include "core/device.h"
 #include "core/tensor_util.h"
 #include "model/family.h"
+#include "model/int8_linear.h"
 #include "model/precision.h"
 #include "model/weights.h"
 #include "musefm/default_model.h"
@@ -23,6 +24,7 @@ struct Encoder::Impl {
   model_detail::Weights weights;
   at::Device device{at::kCPU};
   std::unique_ptr<const model_detail::FamilyForward> pass;  ///< front-end + encoder stack
+  std::shared_ptr<const model_detail::Int8Linears> int8;    ///< Precision::Int8 only
 };
 
 Encoder Encoder::from_weights(const EncoderConfig& config,
@@ -62,8 +64,11 @@ const EncoderConfig& Encoder::config() const { return impl_->config; }
 int64_t Encoder::num_frames(int64_t n) const { return impl_->family->num_frames(impl_->config, n); }
 
 namespace {
-const model_detail::ForwardContext& inference() {
-  return model_detail::ForwardContext::inference();
+// The inference context: no dropout or taps; the int8 layers when the precision asks for them.
+model_detail::ForwardContext inference(const Encoder::Impl& impl, Precision precision) {
+  model_detail::ForwardContext ctx;
+  if (precision == Precision::Int8) ctx.int8 = impl.int8.get();
+  return ctx;
 }
 
 std::vector<at::Tensor> as_float(std::vector<at::Tensor> states) {
@@ -85,9 +90,22 @@ at::Tensor prepared(const Encoder::Impl& impl, const at::Tensor& waveform) {
 Encoder Encoder::with_precision(Precision precision) const {
   MUSEFM_CHECK(precision != Precision::Fp16 || impl_->device.is_cuda(),
                "precision fp16 needs a CUDA device (the model is on ", impl_->device.str(),
-               "); on CPU use fp32 or bf16");
+               "); on CPU use fp32, bf16 or int8");
+  MUSEFM_CHECK(precision != Precision::Int8 || impl_->device.is_cpu(),
+               "precision int8 runs on the CPU only (the model is on ", impl_->device.str(),
+               "); on CUDA use bf16 or fp16");
   Encoder e = *this;
   e.precision_ = precision;
+  if (precision == Precision::Int8 && !impl_->int8) {
+    auto impl = std::make_shared<Impl>();
+    impl->config = impl_->config;
+    impl->family = impl_->family;
+    impl->weights = impl_->weights;  // tensors shared
+    impl->device = impl_->device;
+    impl->pass = impl->family->forward_pass(impl->config);
+    impl->int8 = std::make_shared<const model_detail::Int8Linears>(impl->weights);
+    e.impl_ = std::move(impl);
+  }
   return e;
 }
 
@@ -95,14 +113,15 @@ at::Tensor Encoder::extract_features(const at::Tensor& waveform) const {
   c10::InferenceMode inference_mode;
   const at::Tensor x = prepared(*impl_, waveform);
   model_detail::PrecisionScope scope(impl_->device, precision_);
-  return impl_->pass->features(impl_->weights, x, inference()).to(at::kFloat);
+  return impl_->pass->features(impl_->weights, x, inference(*impl_, precision_)).to(at::kFloat);
 }
 
 std::vector<at::Tensor> Encoder::forward(const at::Tensor& waveform, int num_states) const {
   c10::InferenceMode inference_mode;
   const at::Tensor x = prepared(*impl_, waveform);
   model_detail::PrecisionScope scope(impl_->device, precision_);
-  return as_float(impl_->pass->forward(impl_->weights, x, inference(), num_states));
+  return as_float(
+      impl_->pass->forward(impl_->weights, x, inference(*impl_, precision_), num_states));
 }
 
 std::vector<std::vector<at::Tensor>> Encoder::forward_batch(
@@ -120,7 +139,7 @@ std::vector<std::vector<at::Tensor>> Encoder::forward_batch(
   }
   model_detail::PrecisionScope scope(impl_->device, precision_);
   const std::vector<at::Tensor> states = as_float(impl_->pass->forward_padded(
-      impl_->weights, waveforms, frames, impl_->device, inference(), num_states));
+      impl_->weights, waveforms, frames, impl_->device, inference(*impl_, precision_), num_states));
   std::vector<std::vector<at::Tensor>> out(static_cast<size_t>(B));
   for (int64_t b = 0; b < B; ++b)
     for (const auto& s : states) out[size_t(b)].push_back(s[b].narrow(0, 0, frames[size_t(b)]));

@@ -29,10 +29,11 @@ at::Tensor attention(const EncoderConfig& c, const Weights& w, const ForwardCont
                 d = c.hidden_size / heads;
   auto split = [&](const at::Tensor& x) { return x.view({B, T, heads, d}).transpose(1, 2); };
   // One GEMM for q, k and v (weights concatenated on load, fuse_projections()).
-  const auto qkv = linear(h, w, p + ".qkv_proj").chunk(3, -1);
+  const auto qkv = linear(ctx, h, w, p + ".qkv_proj").chunk(3, -1);
   const at::Tensor q = split(qkv[0]), k = split(qkv[1]), v = split(qkv[2]);
   const at::Tensor o = attend(ctx, q, k, v, c.attention, key_mask);
-  return dropout(ctx, linear(o.transpose(1, 2).reshape({B, T, c.hidden_size}), w, p + ".out_proj"),
+  return dropout(ctx,
+                 linear(ctx, o.transpose(1, 2).reshape({B, T, c.hidden_size}), w, p + ".out_proj"),
                  ctx.dropout);
 }
 
@@ -45,8 +46,8 @@ std::vector<int64_t> conv_frames(const EncoderConfig& c, size_t i, std::vector<i
 at::Tensor feed_forward(const ForwardContext& o, const Weights& w, const std::string& p,
                         const at::Tensor& h) {
   const at::Tensor a =
-      dropout(o, at::gelu(linear(h, w, p + ".intermediate_dense")), o.activation_dropout);
-  return dropout(o, linear(a, w, p + ".output_dense"), o.dropout);
+      dropout(o, at::gelu(linear(o, h, w, p + ".intermediate_dense")), o.activation_dropout);
+  return dropout(o, linear(o, a, w, p + ".output_dense"), o.dropout);
 }
 
 at::Tensor positional_embedding(const EncoderConfig& c, const Weights& w, const at::Tensor& h) {

@@ -55,8 +55,8 @@ at::Tensor res2d(const ForwardContext& ctx, const Weights& w, const std::string&
 at::Tensor feed_forward(const ForwardContext& o, const Weights& w, const std::string& p,
                         const at::Tensor& h) {
   const at::Tensor a =
-      dropout(o, at::silu(linear(h, w, p + ".intermediate_dense")), o.activation_dropout);
-  return dropout(o, linear(a, w, p + ".output_dense"), o.dropout);
+      dropout(o, at::silu(linear(o, h, w, p + ".intermediate_dense")), o.activation_dropout);
+  return dropout(o, linear(o, a, w, p + ".output_dense"), o.dropout);
 }
 
 // cos / sin tables [T, D] of HF's Wav2Vec2ConformerRotaryPositionalEmbedding:
@@ -83,13 +83,13 @@ at::Tensor self_attention(const EncoderConfig& c, const Weights& w, const Forwar
   const at::Tensor qk_in =
       apply_rotary(h.view({B, T, heads, d}), cos, sin).reshape({B, T, c.hidden_size});
   auto split = [&](const at::Tensor& x) { return x.view({B, T, heads, d}).transpose(1, 2); };
-  const auto qk = linear(qk_in, w, p + ".linear_qk").chunk(2, -1);  // one GEMM for q and k
+  const auto qk = linear(ctx, qk_in, w, p + ".linear_qk").chunk(2, -1);  // one GEMM for q and k
   const at::Tensor q = split(qk[0]), k = split(qk[1]);
-  const at::Tensor v = split(linear(h, w, p + ".linear_v"));
+  const at::Tensor v = split(linear(ctx, h, w, p + ".linear_v"));
   const at::Tensor o = attend(ctx, q, k, v, c.attention, mask);
-  return dropout(ctx,
-                 linear(o.transpose(1, 2).reshape({B, T, c.hidden_size}), w, p + ".linear_out"),
-                 ctx.dropout);
+  return dropout(
+      ctx, linear(ctx, o.transpose(1, 2).reshape({B, T, c.hidden_size}), w, p + ".linear_out"),
+      ctx.dropout);
 }
 
 at::Tensor conv_module(const EncoderConfig& c, const Weights& w, const ForwardContext& ctx,

@@ -8,6 +8,7 @@
 
 #include "attention.h"
 #include "model/forward_context.h"
+#include "model/int8_linear.h"
 #include "model/weights.h"
 
 namespace musefm::model_detail {
@@ -28,6 +29,15 @@ inline at::Tensor layer_norm(const at::Tensor& x, const Weights& w, const std::s
 
 inline at::Tensor linear(const at::Tensor& x, const Weights& w, const std::string& p) {
   return at::linear(x, w.at(p + ".weight"), w.at(p + ".bias"));
+}
+
+/// A linear layer of the encoder stack: int8 when the context carries packed int8 layers
+/// (Precision::Int8), else as above.
+inline at::Tensor linear(const ForwardContext& ctx, const at::Tensor& x, const Weights& w,
+                         const std::string& p) {
+  if (ctx.int8 != nullptr)
+    if (const c10::IValue* packed = ctx.int8->find(p)) return Int8Linears::apply(*packed, x);
+  return linear(x, w, p);
 }
 
 /// BatchNorm over dim 1: running statistics in inference; batch statistics in training (the
