@@ -1,13 +1,12 @@
 // musefm extract: embeddings (hidden states of the chosen layers) of audio files: the options
 // of musefm::EmbeddingFileWriter (musefm/extract_files.h) run over a batch of inputs.
 // Window semantics (overlap, frame-exact stitching): include/musefm/extract.h.
-#include <ATen/Parallel.h>
 
 #include <cstdio>
 
 #include "cli/batch.h"
 #include "cli/commands.h"
-#include "cli/enum_option.h"
+#include "cli/options.h"
 #include "core/strings.h"
 #include "musefm/default_model.h"
 #include "musefm/extract.h"
@@ -21,7 +20,7 @@ struct Options {
   std::vector<std::string> inputs;
   std::string model, out_dir = "embeddings", device = "cpu", format = "npy", layer_weights;
   ExtractConfig extract;
-  int threads = 0, shard = -1, nshards = -1;
+  int shard = -1, nshards = -1;
   bool overwrite = false, merge = false;
 };
 
@@ -42,8 +41,6 @@ void run_extract(Options o) {
   if (!o.layer_weights.empty())
     o.extract.layer_weights = detail::parse_number_list(o.layer_weights, "--layer-weights");
   o.extract.validate();
-  MUSEFM_CHECK(o.threads >= 0, "--threads must be >= 0 (0 = all cores), got ", o.threads);
-  if (o.threads > 0) at::set_num_threads(o.threads);
   const std::vector<FileInput> inputs = shard_inputs(all, shard);
   if (shard.count > 1)
     std::printf("shard %d of %d (%s): %zu of %zu inputs\n", shard.index, shard.count,
@@ -102,8 +99,7 @@ void add_extract_command(CLI::App& app) {
                   "on GPUs); fp16: likewise in float16, CUDA only; int8 (CPU): the transformer's\n"
                   "linear layers in int8 (dynamic activation quantisation), the rest as bf16.\n"
                   "Recorded in the sidecar");
-  cmd->add_option("--threads", o->threads, "CPU threads for the model (0 = all cores)")
-      ->capture_default_str();
+  add_threads_option(cmd, " for the model");
   cmd->add_option("--format", o->format,
                   "npy, or safetensors (tensor \"embeddings\", sidecar JSON in the metadata)")
       ->check(CLI::IsMember({"npy", "safetensors"}))

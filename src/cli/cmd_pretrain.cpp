@@ -1,6 +1,5 @@
 // musefm pretrain / musefm export: masked-prediction pretraining from a recipe, and turning a
 // checkpoint into a model dir for `musefm extract`.
-#include <ATen/Parallel.h>
 
 #include <csignal>
 #include <cstdio>
@@ -9,6 +8,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "cli/progress.h"
 #include "musefm/distributed.h"
 #include "musefm/train.h"
@@ -23,7 +23,6 @@ struct PretrainOptions {
   int64_t max_steps = 0;
   double max_seconds = 0;
   std::string device;
-  int threads = 0;
   bool overwrite = false, quiet = false;
 };
 
@@ -40,7 +39,6 @@ void run_pretrain(const PretrainOptions& o) {
   if (o.max_seconds > 0) config.run.max_seconds = o.max_seconds;
   if (!o.device.empty()) config.run.device = o.device;
   config.validate();
-  if (o.threads > 0) at::set_num_threads(o.threads);
   auto group = Collective::from_env();
   if (o.overwrite && group->rank() == 0) clear_run(o.out);
   group->barrier();
@@ -100,7 +98,7 @@ void add_pretrain_command(CLI::App& app) {
   cmd->add_option("--max-seconds", o->max_seconds,
                   "Stop with a checkpoint after this much training time (run.max_seconds)");
   cmd->add_option("--device", o->device, "cpu, cuda or cuda:N (run.device)");
-  cmd->add_option("--threads", o->threads, "CPU threads (0 = all cores)");
+  add_threads_option(cmd);
   cmd->add_flag("--overwrite", o->overwrite, "Delete the run folder's checkpoints and log first");
   cmd->add_flag("--quiet", o->quiet, "No progress bar or summary");
   cmd->callback([o] { run_pretrain(*o); });

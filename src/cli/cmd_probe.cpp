@@ -1,13 +1,12 @@
 // musefm probe: MARBLE-protocol probes of every layer of one or more models (and the MFCC /
 // chroma baselines) on probe task folders: the options of musefm::run_probe_suite()
 // (musefm/probe.h), its progress bars and the summary of the best layers.
-#include <ATen/Parallel.h>
 
 #include <cstdio>
 #include <memory>
 
 #include "cli/commands.h"
-#include "cli/enum_option.h"
+#include "cli/options.h"
 #include "cli/progress.h"
 #include "musefm/overrides.h"
 #include "musefm/probe.h"
@@ -18,7 +17,7 @@ namespace {
 struct ProbeOptions {
   std::vector<std::string> models, tasks, set;
   std::string suite, data, out, cache, probe = "both", layers = "all", device = "cpu";
-  int seeds = 3, threads = 0, batch = 4;
+  int seeds = 3, batch = 4;
   Precision precision = Precision::Fp32;
   Pool pool = Pool::Mean;
   bool overwrite = false, quiet = false;
@@ -33,7 +32,6 @@ ProbeConfig make_config(const ProbeOptions& o) {
 }
 
 void run_probe_command(ProbeOptions o) {
-  if (o.threads > 0) at::set_num_threads(o.threads);
   ProbeSuiteOptions s;
   s.config = make_config(o);
   for (const auto& t : o.tasks) s.tasks.push_back({t, {}, ""});
@@ -119,7 +117,7 @@ void add_probe_command(CLI::App& app) {
   add_enum_option(cmd, "--pool", o->pool,
                   "Models' pooling over time: mean (MARBLE) or mean+std (as the baselines; cached\n"
                   "and reported as its own source, e.g. musefm-small@mean+std)");
-  cmd->add_option("--threads", o->threads, "CPU threads (0 = all cores)");
+  add_threads_option(cmd);
   cmd->add_flag("--overwrite", o->overwrite, "Forget earlier results in <out>/results.jsonl");
   cmd->add_flag("--quiet", o->quiet, "No progress bars or summary");
   cmd->callback([o] {

@@ -1,11 +1,11 @@
 // musefm teach: fairseq-style label sets from a manifest with one of the teachers (k-means on
 // MFCC or on an encoder layer, BEST-RQ, EnCodec RVQ), sharded, resumable and verified: the
 // options of musefm::label_manifest() (musefm/teachers.h) and its progress bars.
-#include <ATen/Parallel.h>
 
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "cli/progress.h"
 #include "musefm/teachers.h"
 
@@ -15,7 +15,6 @@ namespace {
 
 struct TeachOptions {
   LabelOptions label;
-  int threads = 0;
   bool verify = false, merge = false;
 };
 
@@ -26,7 +25,6 @@ bool print_checks(const LabelVerification& v) {
 }
 
 void run(const TeachOptions& o) {
-  if (o.threads > 0) at::set_num_threads(o.threads);
   const ProgressCallbacks progress = progress_callbacks("musefm teach: ", "musefm teach: ");
   bool ok = true;
   if (o.verify) {
@@ -106,7 +104,7 @@ void add_teach_command(CLI::App& app) {
   cmd->add_option("--sample-rate", t->sample_rate,
                   "Rate of the manifest's sample counts, and of the MFCC teacher's audio")
       ->capture_default_str();
-  cmd->add_option("--threads", opts->threads, "CPU threads (0 = all cores)");
+  add_threads_option(cmd);
   cmd->add_option("--device", t->device, "cpu or cuda[:N] (kmeans-layer, encodec)")
       ->capture_default_str();
   cmd->add_flag("--overwrite", o->overwrite, "Refit and relabel from scratch");
