@@ -23,6 +23,9 @@ using cpu::FlashProblem;
 
 bool cpu_has(const std::string& isa) {
 #ifdef MUSEFM_X86_KERNELS
+  if (isa == "avx512bf16")
+    return cpu_has("avx512") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512bf16");
   if (isa == "avx512") return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
   if (isa == "avx2") return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #endif
@@ -31,6 +34,7 @@ bool cpu_has(const std::string& isa) {
 
 const FlashKernels& kernels_for(const std::string& isa) {
 #ifdef MUSEFM_X86_KERNELS
+  if (isa == "avx512bf16") return cpu::kernels_avx512bf16();
   if (isa == "avx512") return cpu::kernels_avx512();
   if (isa == "avx2") return cpu::kernels_avx2();
 #endif
@@ -42,12 +46,12 @@ std::atomic<const FlashKernels*>& active() {
     const char* env = std::getenv("MUSEFM_CPU_ISA");
     if (env && *env) {
       const std::string isa(env);
-      MUSEFM_CHECK(isa == "avx512" || isa == "avx2" || isa == "portable",
-                   "MUSEFM_CPU_ISA must be avx512, avx2 or portable, got '", isa, "'");
+      MUSEFM_CHECK(isa == "avx512bf16" || isa == "avx512" || isa == "avx2" || isa == "portable",
+                   "MUSEFM_CPU_ISA must be avx512bf16, avx512, avx2 or portable, got '", isa, "'");
       MUSEFM_CHECK(cpu_has(isa), "MUSEFM_CPU_ISA=", isa, ": this CPU does not support it");
       return &kernels_for(isa);
     }
-    for (const char* isa : {"avx512", "avx2"})
+    for (const char* isa : {"avx512bf16", "avx512", "avx2"})
       if (cpu_has(isa)) return &kernels_for(isa);
     return &kernels_for("portable");
   }()};
@@ -270,15 +274,15 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
 std::string fused_cpu_isa() { return active().load()->isa; }
 
 void set_fused_cpu_isa(const std::string& isa) {
-  MUSEFM_CHECK(isa == "avx512" || isa == "avx2" || isa == "portable",
-               "CPU instruction set must be avx512, avx2 or portable, got '", isa, "'");
+  MUSEFM_CHECK(isa == "avx512bf16" || isa == "avx512" || isa == "avx2" || isa == "portable",
+               "CPU instruction set must be avx512bf16, avx512, avx2 or portable, got '", isa, "'");
   MUSEFM_CHECK(cpu_has(isa), "this CPU does not support ", isa);
   active().store(&kernels_for(isa));
 }
 
 std::vector<std::string> available_cpu_isas() {
   std::vector<std::string> out;
-  for (const char* isa : {"avx512", "avx2", "portable"})
+  for (const char* isa : {"avx512bf16", "avx512", "avx2", "portable"})
     if (cpu_has(isa)) out.push_back(isa);
   return out;
 }

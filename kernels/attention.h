@@ -6,7 +6,7 @@
 //
 //   Fused  musefm's flash-style kernels: on CPU a tiled online-softmax forward and backward
 //          (no T x T buffer, memory O(T)), vectorised for AVX-512, AVX2 or plain C++ chosen at
-//          run time (MUSEFM_CPU_ISA=avx512|avx2|portable overrides), parallel over
+//          run time (MUSEFM_CPU_ISA=avx512bf16|avx512|avx2|portable overrides), parallel over
 //          batch x heads x blocks, fp32 or bf16 inputs with fp32 accumulation, head dims that
 //          are multiples of 32 up to 256. On CUDA tensors it runs PyTorch's flash kernel (the
 //          musefm CUDA kernels in kernels/cuda/ are built and checked by
@@ -38,7 +38,7 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
                      const at::Tensor& key_padding_mask = {}, double scale = 0,
                      double dropout_p = 0, AttentionImpl impl = AttentionImpl::Fused);
 
-/// Instruction set of the fused CPU kernel in use: "avx512", "avx2" or "portable".
+/// Instruction set of the fused CPU kernel in use: "avx512bf16", "avx512", "avx2" or "portable".
 std::string fused_cpu_isa();
 /// Forces an instruction set (tests, benchmarks); throws if this CPU lacks it.
 void set_fused_cpu_isa(const std::string& isa);

@@ -68,6 +68,7 @@ struct FlashKernels {
   void (*backward_dq)(const FlashProblem&, int64_t begin, int64_t end);
 };
 
+const FlashKernels& kernels_avx512bf16();  // AVX-512 + the bf16 inference forward (vdpbf16ps)
 const FlashKernels& kernels_avx512();
 const FlashKernels& kernels_avx2();
 const FlashKernels& kernels_portable();

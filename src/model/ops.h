@@ -2,6 +2,7 @@
 #pragma once
 
 #include <ATen/ATen.h>
+#include <ATen/autocast_mode.h>
 
 #include <cmath>
 #include <string>
@@ -35,8 +36,16 @@ inline at::Tensor linear(const at::Tensor& x, const Weights& w, const std::strin
 /// (Precision::Int8), else as above.
 inline at::Tensor linear(const ForwardContext& ctx, const at::Tensor& x, const Weights& w,
                          const std::string& p) {
-  if (ctx.int8 != nullptr)
-    if (const c10::IValue* packed = ctx.int8->find(p)) return Int8Linears::apply(*packed, x);
+  if (ctx.int8 != nullptr) {
+    if (const c10::IValue* packed = ctx.int8->find(p)) {
+      // float32 out of the int8 product; inside an autocast pass (int8 runs the rest as bf16)
+      // the next ops get the autocast dtype, as after any other linear layer
+      const at::Tensor y = Int8Linears::apply(*packed, x);
+      const at::DeviceType dev = x.device().type();
+      return at::autocast::is_autocast_enabled(dev) ? y.to(at::autocast::get_autocast_dtype(dev))
+                                                    : y;
+    }
+  }
   return linear(x, w, p);
 }
 
