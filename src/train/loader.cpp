@@ -145,10 +145,40 @@ Update Loader::next() {
   return u;
 }
 
+namespace {
+// The label targets of each item ([rows, T] int64 per label set) and the mask ([rows, T]
+// bool) of a micro-batch: label frame of encoder frame i = label_start + floor(i * label_rate /
+// frame_rate).
+void label_targets(const PretrainConfig& c, const Split& split, const MicroBatch& mb, Batch& b) {
+  const auto& d = c.data;
+  const int64_t rows = int64_t(mb.items.size()), T = mb.frames;
+  const double ratio = d.label_rate / c.model.frame_rate();
+  for (const LabelIndex& l : split.labels) {
+    at::Tensor t = at::empty({rows, T}, at::kLong);
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t item = mb.items[size_t(r)];
+      const int64_t start = std::llround(mb.starts[size_t(r)] * d.label_rate / c.model.sample_rate);
+      const int64_t need = int64_t(std::floor((T - 1) * ratio + 1e-9)) + 1;
+      const std::vector<int64_t> ids = l.read(item, start, need);
+      int64_t* p = t[r].data_ptr<int64_t>();
+      for (int64_t i = 0; i < T; ++i) p[i] = ids[size_t(std::floor(i * ratio + 1e-9))];
+    }
+    b.targets.push_back(t);
+  }
+  at::Tensor mask = at::empty({rows, T}, at::kBool);
+  for (int64_t r = 0; r < rows; ++r) {
+    const auto& m = mb.masks[size_t(r)];
+    bool* p = mask[r].data_ptr<bool>();
+    for (int64_t i = 0; i < T; ++i) p[i] = m[size_t(i)] != 0;
+  }
+  b.mask = mask;
+}
+}  // namespace
+
 Batch Loader::load(const MicroBatch& mb) const {
   Batch b;
   b.plan = mb;
-  const int64_t n = int64_t(mb.items.size()), L = mb.crop, T = mb.frames, rows = n;
+  const int64_t n = int64_t(mb.items.size()), L = mb.crop, rows = n;
   // Crops of the items, by position (mixup sources are items of the same micro-batch).
   std::map<int64_t, std::vector<float>> crops;
   auto crop_of = [&](int64_t j) -> const std::vector<float>& {
@@ -206,28 +236,7 @@ Batch Loader::load(const MicroBatch& mb) const {
   }
   b.clean = clean;
   b.audio = audio;
-  // Targets: label frame of encoder frame i = label_start + floor(i * label_rate / frame_rate).
-  const double ratio = d.label_rate / c_.model.frame_rate();
-  for (const LabelIndex& l : split_.labels) {
-    at::Tensor t = at::empty({rows, T}, at::kLong);
-    for (int64_t r = 0; r < rows; ++r) {
-      const int64_t j = r, item = mb.items[size_t(j)];
-      const int64_t start =
-          std::llround(mb.starts[size_t(j)] * d.label_rate / c_.model.sample_rate);
-      const int64_t need = int64_t(std::floor((T - 1) * ratio + 1e-9)) + 1;
-      const std::vector<int64_t> ids = l.read(item, start, need);
-      int64_t* p = t[r].data_ptr<int64_t>();
-      for (int64_t i = 0; i < T; ++i) p[i] = ids[size_t(std::floor(i * ratio + 1e-9))];
-    }
-    b.targets.push_back(t);
-  }
-  at::Tensor mask = at::empty({rows, T}, at::kBool);
-  for (int64_t r = 0; r < rows; ++r) {
-    const auto& m = mb.masks[size_t(r)];
-    bool* p = mask[r].data_ptr<bool>();
-    for (int64_t i = 0; i < T; ++i) p[i] = m[size_t(i)] != 0;
-  }
-  b.mask = mask;
+  label_targets(c_, split_, mb, b);
   return b;
 }
 
