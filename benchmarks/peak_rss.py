@@ -247,7 +247,7 @@ def build_id(binary):
     return f"binary {' / lib '.join(stamps)} UTC, checkout {head or '?'}"
 
 
-def run_musefm(binary, model, flac, out_dir, mode, threads, logs):
+def run_musefm(binary, model, flac, out_dir, mode, threads, logs, precision="fp32"):
     if os.path.exists(out_dir):
         shutil.rmtree(out_dir)
     before = build_id(binary)
@@ -255,6 +255,8 @@ def run_musefm(binary, model, flac, out_dir, mode, threads, logs):
            "--threads", str(threads)]
     if mode == "none":
         cmd += ["--pool", "none", "--layers", "-1"]
+    if precision != "fp32":
+        cmd += ["--precision", precision]
     r = measure(cmd, os.path.join(logs, f"{os.path.basename(out_dir)}.log"))
     r["cmd"] = cmd
     r["build"] = before
@@ -360,6 +362,10 @@ def main():
     ap.add_argument("--work-dir", default=os.path.join(tempfile.gettempdir(), "musefm-peak-rss"),
                     help="inputs, outputs and logs (default %(default)s)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--precisions", nargs="+", default=["fp32"], choices=["fp32", "bf16", "int8"],
+                    help="musefm --precision values, each measured (default fp32)")
+    ap.add_argument("--modes", nargs="+", default=["mean", "none"], choices=["mean", "none"],
+                    help="musefm --pool modes measured (default mean none)")
     ap.add_argument("--musefm", default=os.path.join(ROOT, "build", "src", "cli", "musefm"))
     ap.add_argument("--peer-child", nargs=3, metavar=("IMPL", "FLAC", "HF_DIR"),
                     help=argparse.SUPPRESS)
@@ -378,13 +384,17 @@ def main():
     pooled, builds = {}, set()
     for minutes in args.minutes:
         flac = make_input(work, minutes)
-        for mode in ("mean", "none"):
-            out_dir = os.path.join(work, f"out_{minutes:g}min_{mode}")
-            r = run_musefm(args.musefm, mf_dir, flac, out_dir, mode, args.threads, logs)
+        for precision, mode in [(p, m) for p in args.precisions for m in args.modes]:
+            tag = "" if precision == "fp32" else f"_{precision}"
+            out_dir = os.path.join(work, f"out_{minutes:g}min_{mode}{tag}")
+            r = run_musefm(args.musefm, mf_dir, flac, out_dir, mode, args.threads, logs, precision)
             frames, summary, vec = check_outputs(out_dir, flac, mode)
-            pooled[(minutes, mode)] = vec
+            if precision == "fp32":
+                pooled[(minutes, mode)] = vec
             q = quarters(r["rss_series"], r["wall_s"])
             label = "musefm --pool mean" if mode == "mean" else "musefm --pool none --layers -1"
+            if precision != "fp32":
+                label += f" --precision {precision}"
             rows.append(dict(minutes=minutes, what=label, peak_mb=r["peak_mb"], wall_s=r["wall_s"],
                              rtf=r["wall_s"] / (minutes * 60), kind="measured",
                              extra=f"CPU {r['cpu_s']:.0f} s; polled VmHWM {r['hwm_polled_mb']:.0f} "
@@ -394,6 +404,8 @@ def main():
             print(f"{minutes:g} min {label}: peak {r['peak_mb']:.0f} MB, {r['wall_s']:.1f} s; "
                   f"{summary}; {r['build']}", flush=True)
             builds.add(r["build"])
+        if (minutes, "mean") not in pooled or (minutes, "none") not in pooled:
+            continue
         a, b = pooled[(minutes, "mean")], pooled[(minutes, "none")]
         d = np.abs(a - b).max() / np.abs(a).max()
         notes.append(f"{minutes:g} min: mean of the --pool none frames vs row -1 of --pool mean: "
@@ -454,7 +466,7 @@ def main():
         attention = json.load(f).get("attention", "?")
     print(f"MERT-v1-95M, random weights, musefm attention \"{attention}\"; input: tests/fixtures/real_music.ogg tiled, 44.1 kHz "
           f"stereo 16-bit FLAC (decoded, mixed to mono and resampled to 24 kHz by each side); "
-          f"fp32 CPU, {args.threads} threads; torch {torch.__version__}, transformers "
+          f"{'/'.join(args.precisions)} CPU, {args.threads} threads; torch {torch.__version__}, transformers "
           f"{transformers.__version__}. Peak RSS = ru_maxrss of the process; wall = whole "
           f"process; RTF = wall / audio duration.\n")
     print("| minutes | what | peak RSS MB | wall s | RTF | measured? | notes |")
@@ -475,6 +487,7 @@ def main():
     for mode in ("mean", "none"):
         pts = sorted((r["minutes"], r["peak_mb"]) for r in rows
                      if r["kind"] == "measured" and r["what"].startswith("musefm")
+                     and "--precision" not in r["what"]
                      and ("mean" in r["what"]) == (mode == "mean"))
         if not pts:
             continue

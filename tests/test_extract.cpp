@@ -325,6 +325,12 @@ TEST(Precision, Int8StaysWithinToleranceOfFp32OnBothFamilies) {
                               .extract(one_second()),
                           fp32));
   }
+  // The float weights are not kept: back to fp32 needs the encoder int8 came from.
+  const std::string gone = test::error_of([] {
+    const Encoder int8_only = tiny_mert().with_precision(Precision::Int8);  // float encoder gone
+    int8_only.with_precision(Precision::Fp32);
+  });
+  EXPECT_NE(gone.find("load the model again"), std::string::npos) << gone;
   at::manual_seed(3);
   const at::Tensor w = at::randn({8, 32}) * at::linspace(0.01, 3, 8).unsqueeze(1);
   const at::Tensor q = model_detail::quantize_weight_int8(w);

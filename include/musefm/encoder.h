@@ -76,7 +76,9 @@ class Encoder {
 
   /// The same model (weights shared) running at `precision`. Throws musefm::Error naming the
   /// precision and what the model's device supports (fp16 needs CUDA, int8 the CPU and an
-  /// x86 int8 engine in libtorch). int8 quantises and packs the linear weights here, once.
+  /// x86 int8 engine in libtorch). int8 quantises and packs the linear weights here, once, and
+  /// does not keep their float copies; going back to fp32 / bf16 from an int8 encoder returns
+  /// the encoder it came from, which must still exist (else a clear error: load it again).
   Encoder with_precision(Precision precision) const;
   Precision precision() const { return precision_; }
 

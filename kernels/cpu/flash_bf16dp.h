@@ -91,7 +91,6 @@ static void dp_forward(const FlashProblem& p, int64_t begin, int64_t end) {
   float* m = acc + kBlockQ * D;
   float* l = m + kBlockQ;
   float* bias = l + kBlockQ;
-  const Vec scale = vset1(p.scale);
   for (int64_t w = begin; w < end; ++w) {
     const int64_t bh = w / nqb, b = bh / p.H, h = bh % p.H, q0 = (w % nqb) * kBlockQ;
     const int64_t rows = imin(kBlockQ, p.Tq - q0);
@@ -109,44 +108,16 @@ static void dp_forward(const FlashProblem& p, int64_t begin, int64_t end) {
               reinterpret_cast<const uint32_t*>(kb.kt2), kBlockK, S, nkp, false);
       for (int64_t r = 0; r < rows; ++r) {
         float* s = S + r * nkp;
-        Vec mx = vset1(kNegInf);
-        for (int64_t j = 0; j < nkp; j += kW) {
-          const Vec x = vadd(vmul(vload(s + j), scale), vload(bias + j));
-          vstore(s + j, x);
-          mx = vmax(mx, x);
-        }
-        const float row_max = vhmax(mx), m_new = row_max > m[r] ? row_max : m[r];
-        uint16_t* pr = Pa + r * nkp;
-        if (m_new == kNegInf) {  // no visible key yet
-          std::memset(pr, 0, sizeof(uint16_t) * size_t(nkp));
-          continue;
-        }
-        const float alpha = m[r] == kNegInf ? 0.0f : expf(m[r] - m_new);
-        const Vec mn = vset1(m_new);
-        Vec sum = vzero();
-        for (int64_t j = 0; j < nkp; j += 2 * kW) {
-          const Vec e0 = vexp(vsub(vload(s + j), mn)), e1 = vexp(vsub(vload(s + j + kW), mn));
-          sum = vadd(sum, vadd(e0, e1));
-          _mm512_storeu_si512(pr + j, (__m512i)_mm512_cvtne2ps_pbh(e1.v, e0.v));
-        }
-        l[r] = l[r] * alpha + vsum(sum);
-        m[r] = m_new;
-        if (alpha != 1.0f) {
-          const Vec a = vset1(alpha);
-          for (int64_t d = 0; d < D; d += kW)
-            vstore(acc + r * D + d, vmul(vload(acc + r * D + d), a));
-        }
+        softmax_step(s, bias, nkp, p.scale, m[r], l[r], acc + r * D, D);
+        uint16_t* pr = Pa + r * nkp;  // P in bf16 pairs for P V (zeros when no key is visible)
+        for (int64_t j = 0; j < nkp; j += 2 * kW)
+          _mm512_storeu_si512(pr + j,
+                              (__m512i)_mm512_cvtne2ps_pbh(vload(s + j + kW).v, vload(s + j).v));
       }
       dp_gemm(rows, D, nkp / 2, reinterpret_cast<const uint32_t*>(Pa), nkp / 2,
               reinterpret_cast<const uint32_t*>(kb.v2), D, acc, D, true);
     }
-    for (int64_t r = 0; r < rows; ++r) {
-      auto* o = static_cast<uint16_t*>(p.o) + b * p.o_stride[0] + h * p.o_stride[1] +
-                (q0 + r) * p.o_stride[2];
-      const float inv = l[r] > 0 ? 1.0f / l[r] : 0.0f;
-      for (int64_t d = 0; d < D; ++d) store_f32(acc[r * D + d] * inv, o + d);
-      p.lse[bh * p.Tq + q0 + r] = l[r] > 0 ? m[r] + logf(l[r]) : kNegInf;
-    }
+    store_output<uint16_t>(p, bh, q0, rows, acc, m, l);
   }
 }
 

@@ -187,6 +187,53 @@ static void probabilities(float* s, const float* bias, int64_t nkp, float lse) {
     vstore(s + j, vexp(vsub(vadd(vload(s + j), vload(bias + j)), l)));
 }
 
+// One online-softmax step of a query row over a key block: x = s * scale + bias, the running
+// max m and sum l updated, s overwritten with exp(x - m), the row's accumulator acc (D floats)
+// rescaled to the new max. False when no key is visible yet (s zeroed, nothing else changes).
+static inline bool softmax_step(float* s, const float* bias, int64_t nkp, float scale, float& m,
+                                float& l, float* acc, int64_t D) {
+  const Vec sc = vset1(scale);
+  Vec mx = vset1(kNegInf);
+  for (int64_t j = 0; j < nkp; j += kW) {
+    const Vec x = vadd(vmul(vload(s + j), sc), vload(bias + j));
+    vstore(s + j, x);
+    mx = vmax(mx, x);
+  }
+  const float row_max = vhmax(mx), m_new = row_max > m ? row_max : m;
+  if (m_new == kNegInf) {
+    std::memset(s, 0, sizeof(float) * size_t(nkp));
+    return false;
+  }
+  const float alpha = m == kNegInf ? 0.0f : expf(m - m_new);
+  const Vec mn = vset1(m_new);
+  Vec sum = vzero();
+  for (int64_t j = 0; j < nkp; j += kW) {
+    const Vec e = vexp(vsub(vload(s + j), mn));
+    vstore(s + j, e);
+    sum = vadd(sum, e);
+  }
+  l = l * alpha + vsum(sum);
+  m = m_new;
+  if (alpha != 1.0f) {
+    const Vec a = vset1(alpha);
+    for (int64_t d = 0; d < D; d += kW) vstore(acc + d, vmul(vload(acc + d), a));
+  }
+  return true;
+}
+
+// The finished rows of a query block: out = acc / l in the output dtype, lse = m + log l.
+template <typename T>
+static void store_output(const FlashProblem& p, int64_t bh, int64_t q0, int64_t rows,
+                         const float* acc, const float* m, const float* l) {
+  const int64_t D = p.D, b = bh / p.H, h = bh % p.H;
+  for (int64_t r = 0; r < rows; ++r) {
+    T* o = static_cast<T*>(p.o) + b * p.o_stride[0] + h * p.o_stride[1] + (q0 + r) * p.o_stride[2];
+    const float inv = l[r] > 0 ? 1.0f / l[r] : 0.0f;
+    for (int64_t d = 0; d < D; ++d) store_f32(acc[r * D + d] * inv, o + d);
+    p.lse[bh * p.Tq + q0 + r] = l[r] > 0 ? m[r] + logf(l[r]) : kNegInf;
+  }
+}
+
 template <typename T>
 static void forward_t(const FlashProblem& p, int64_t begin, int64_t end) {
   const int64_t D = p.D, nqb = query_blocks(p);
@@ -213,43 +260,12 @@ static void forward_t(const FlashProblem& p, int64_t begin, int64_t end) {
       gemm(rows, nkp, D, Qs, D, kb.kt, kBlockK, S, nkp, false);
       for (int64_t r = 0; r < rows; ++r) {
         float* s = S + r * nkp;
-        Vec mx = vset1(kNegInf);
-        for (int64_t j = 0; j < nkp; j += kW) {
-          const Vec x = vadd(vload(s + j), vload(bias + j));
-          vstore(s + j, x);
-          mx = vmax(mx, x);
-        }
-        const float row_max = vhmax(mx), m_new = row_max > m[r] ? row_max : m[r];
-        if (m_new == kNegInf) {  // no visible key yet
-          std::memset(s, 0, sizeof(float) * size_t(nkp));
-          continue;
-        }
-        const float alpha = m[r] == kNegInf ? 0.0f : expf(m[r] - m_new);
-        const Vec mn = vset1(m_new);
-        Vec sum = vzero();
-        for (int64_t j = 0; j < nkp; j += kW) {
-          const Vec e = vexp(vsub(vload(s + j), mn));
-          vstore(s + j, e);
-          sum = vadd(sum, e);
-        }
-        l[r] = l[r] * alpha + vsum(sum);
-        m[r] = m_new;
+        if (!softmax_step(s, bias, nkp, 1.0f, m[r], l[r], acc + r * D, D)) continue;
         if (p.dropout_p > 0) apply_dropout(p, bh, q0 + r, k0, nk, s);
-        if (alpha != 1.0f) {
-          const Vec a = vset1(alpha);
-          for (int64_t d = 0; d < D; d += kW)
-            vstore(acc + r * D + d, vmul(vload(acc + r * D + d), a));
-        }
       }
       gemm(rows, D, nkp, S, nkp, kb.v, D, acc, D, true);
     }
-    for (int64_t r = 0; r < rows; ++r) {
-      T* o =
-          static_cast<T*>(p.o) + b * p.o_stride[0] + h * p.o_stride[1] + (q0 + r) * p.o_stride[2];
-      const float inv = l[r] > 0 ? 1.0f / l[r] : 0.0f;
-      for (int64_t d = 0; d < D; ++d) store_f32(acc[r * D + d] * inv, o + d);
-      p.lse[bh * p.Tq + q0 + r] = l[r] > 0 ? m[r] + logf(l[r]) : kNegInf;
-    }
+    store_output<T>(p, bh, q0, rows, acc, m, l);
   }
 }
 

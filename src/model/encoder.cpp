@@ -25,6 +25,7 @@ struct Encoder::Impl {
   at::Device device{at::kCPU};
   std::unique_ptr<const model_detail::FamilyForward> pass;  ///< front-end + encoder stack
   std::shared_ptr<const model_detail::Int8Linears> int8;    ///< Precision::Int8 only
+  std::weak_ptr<const Impl> float_parent;  ///< int8: the encoder whose float weights it dropped
 };
 
 Encoder Encoder::from_weights(const EncoderConfig& config,
@@ -97,14 +98,25 @@ Encoder Encoder::with_precision(Precision precision) const {
   Encoder e = *this;
   e.precision_ = precision;
   if (precision == Precision::Int8 && !impl_->int8) {
+    // Weights shared, except the float copies of the layers now held as int8 (not kept, so
+    // that int8 needs less memory than fp32 once the float encoder is gone).
     auto impl = std::make_shared<Impl>();
     impl->config = impl_->config;
     impl->family = impl_->family;
-    impl->weights = impl_->weights;  // tensors shared
+    impl->weights = impl_->weights;
     impl->device = impl_->device;
     impl->pass = impl->family->forward_pass(impl->config);
-    impl->int8 = std::make_shared<const model_detail::Int8Linears>(impl->weights);
+    auto int8 = std::make_shared<const model_detail::Int8Linears>(impl->weights);
+    for (const std::string& p : int8->prefixes()) impl->weights.erase(p + ".weight");
+    impl->int8 = std::move(int8);
+    impl->float_parent = impl_;
     e.impl_ = std::move(impl);
+  } else if (precision != Precision::Int8 && impl_->int8) {
+    std::shared_ptr<const Impl> parent = impl_->float_parent.lock();
+    MUSEFM_CHECK(parent != nullptr, "precision ", to_string(precision),
+                 ": this int8 encoder keeps only int8 copies of its linear layers and the "
+                 "encoder it came from is gone; load the model again for float arithmetic");
+    e.impl_ = std::move(parent);
   }
   return e;
 }

@@ -31,6 +31,7 @@ void fuse_projections(const std::vector<FusedProjection>& fused, Weights& w) {
       std::vector<at::Tensor> parts;
       for (const std::string& part : f.parts) parts.push_back(w.at(f.prefix + part + t));
       w[f.prefix + f.fused + t] = at::cat(parts).contiguous();
+      for (const std::string& part : f.parts) w.erase(f.prefix + part + t);  // read fused only
     }
 }
 

@@ -68,6 +68,12 @@ const c10::IValue* Int8Linears::find(const std::string& prefix) const {
   return it == packed_.end() ? nullptr : &it->second;
 }
 
+std::vector<std::string> Int8Linears::prefixes() const {
+  std::vector<std::string> out;
+  for (const auto& entry : packed_) out.push_back(entry.first);
+  return out;
+}
+
 at::Tensor Int8Linears::apply(const c10::IValue& packed, const at::Tensor& x) {
   static const c10::OperatorHandle linear = op("quantized::linear_dynamic");
   std::vector<c10::IValue> stack{x.to(at::kFloat).contiguous(), packed, /*reduce_range=*/true};

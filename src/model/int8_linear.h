@@ -11,6 +11,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "model/weights.h"
 
@@ -27,6 +28,8 @@ class Int8Linears {
   /// y = x W^T + b through the packed layer: x float [..., in] on the CPU -> float [..., out].
   static at::Tensor apply(const c10::IValue& packed, const at::Tensor& x);
   size_t size() const { return packed_.size(); }
+  /// Prefixes of the layers held as int8.
+  std::vector<std::string> prefixes() const;
 
  private:
   std::map<std::string, c10::IValue> packed_;
