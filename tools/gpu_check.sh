@@ -9,5 +9,6 @@ command -v nvidia-smi >/dev/null && nvidia-smi -L || { echo "gpu_check: no NVIDI
 tools/setup.sh
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMUSEFM_CUDA=ON >/dev/null
 cmake --build "$build" -j "$(nproc)" --target musefm_gpu_tests musefm_gpu_attention_tests musefm_cuda_kernels
-"$build/tests/gpu/musefm_gpu_tests"  # features, teachers, pretraining (CUDA, bf16, NCCL), probes
+"$build/tests/gpu/musefm_gpu_tests"  # features, teachers, pretraining (CUDA, bf16, NCCL), probes,
+                                    # inference precision (bf16 / fp16 against fp32)
 "$build/tests/gpu/musefm_gpu_attention_tests"
