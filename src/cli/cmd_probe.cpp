@@ -62,7 +62,7 @@ void add_probe_command(CLI::App& app) {
       "probe",
       "Probe every layer of frozen models on probe tasks (MARBLE protocol; task folders as\n"
       "written by tools/make_probe_data.py, format in configs/probe/README.md).\n"
-      "Each model's hidden states are extracted once per clip (or window), mean-pooled and\n"
+      "Each model's hidden states are extracted once per clip (or window), pooled (--pool) and\n"
       "cached (--cache); then per layer and for a learned softmax-weighted sum of layers:\n"
       "  linear  L2 logistic regression (multiclass / per label) or ridge (regression), the L2\n"
       "          strength chosen on the validation split; deterministic, run once\n"
@@ -112,8 +112,8 @@ void add_probe_command(CLI::App& app) {
       ->capture_default_str();
   add_enum_option(cmd, "--precision", o->precision,
                   "Models' arithmetic when extracting: fp32, bf16, fp16 (CUDA) or int8 (CPU);\n"
-                  "another than "
-                  "fp32 is cached and reported as its own source, e.g. musefm-small@bf16");
+                  "another than fp32 is cached and reported as its own source, e.g.\n"
+                  "musefm-small@bf16");
   add_enum_option(cmd, "--pool", o->pool,
                   "Models' pooling over time: mean (MARBLE) or mean+std (as the baselines; cached\n"
                   "and reported as its own source, e.g. musefm-small@mean+std)");
