@@ -1,6 +1,7 @@
 // The library's pipelines called directly, without the CLI: label_manifest() into one set and
 // into shards that merge to the same set, resuming after a failed entry; run_probe_suite()
-// with its run keys, resume and a damaged results line; the shared hash and list helpers.
+// with its run keys, resume and a damaged results line; run_file_batch() one item at a time
+// with a failing item; the shared hash and list helpers.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,6 +13,8 @@
 #include "core/hash.h"
 #include "core/strings.h"
 #include "musefm/audio.h"
+#include "musefm/error.h"
+#include "musefm/file_batch.h"
 #include "musefm/probe.h"
 #include "musefm/teachers.h"
 #include "support/probe_support.h"
@@ -276,6 +279,38 @@ TEST(ProbeSuite, SuiteFilesAndLayerSpecs) {
   EXPECT_NE(
       test::error_of([&] { read_probe_suite(dir + "/bad.json", "d"); }).find("unknown key 'probe'"),
       std::string::npos);
+}
+
+TEST(FileBatch, OneAtATimeIsolatesAFailureAndTheReportCountsIt) {
+  const std::string dir = test::temp_dir() + "/one_at_a_time";
+  fs::remove_all(dir);
+  const std::vector<FileInput> inputs{{test::fixture("real_24k.wav"), "good"},
+                                      {dir + "/missing.wav", "bad"}};
+  std::vector<std::string> seen;
+  const auto process = one_at_a_time([&](const std::string& in, const std::string& out) {
+    seen.push_back(in);
+    MUSEFM_CHECK(fs::exists(in), "no such file '", in, "'");
+    std::ofstream(out) << "x";
+    std::ofstream(sidecar_path(out)) << "{}";
+  });
+  const FileBatchSummary s = run_file_batch(inputs, dir, false, "copy", ".txt", 2, process);
+  EXPECT_EQ(seen.size(), 2u);  // the failing item did not stop the group
+  EXPECT_EQ(s.written, 1);
+  EXPECT_EQ(s.failed, 1);
+  EXPECT_TRUE(fs::exists(dir + "/good.txt"));
+  const std::string r = s.report();
+  EXPECT_EQ(r.rfind("1 written, 0 already done (skipped), 1 failed — see ", 0), 0u) << r;
+  EXPECT_NE(r.find("failures.jsonl"), std::string::npos) << r;
+  EXPECT_NE(r.find("files/s"), std::string::npos) << r;  // audio seconds of the written one
+  const std::vector<std::string> failures = lines(s.failures_path);
+  ASSERT_EQ(failures.size(), 1u);
+  EXPECT_NE(failures[0].find("missing.wav"), std::string::npos) << failures[0];
+  // Rerun: the finished item is skipped, only the bad one is tried again.
+  seen.clear();
+  const FileBatchSummary again = run_file_batch(inputs, dir, false, "copy", ".txt", 2, process);
+  EXPECT_EQ(seen, std::vector<std::string>{dir + "/missing.wav"});
+  EXPECT_EQ(again.skipped, 1);
+  EXPECT_EQ(again.report().find("files/s"), std::string::npos);  // nothing written: no rate line
 }
 
 TEST(CoreHelpers, Fnv1a64AndCommaLists) {

@@ -43,6 +43,10 @@ class FeatureRunner {
   std::vector<float> run(const std::string& audio_path, const std::string& out_npy,
                          int64_t* frames = nullptr, int64_t* dims = nullptr) const;
 
+  /// One line on what dominates features [frames, dims] of this runner: the strongest CQT bin
+  /// and its frequency, or the dominant pitch class of a chromagram; "" for the other kinds.
+  std::string describe(const std::vector<float>& features, int64_t frames, int64_t dims) const;
+
   FeatureKind kind() const { return kind_; }
   int sample_rate() const { return sample_rate_; }
   double frame_rate() const { return frame_rate_; }

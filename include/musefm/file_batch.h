@@ -46,6 +46,9 @@ struct FileBatchSummary {
   double elapsed_s = 0;       ///< wall time of the whole batch
   double audio_s = 0;         ///< seconds of audio in the outputs written (from the files' headers)
   std::string failures_path;  ///< <out_dir>/failures.jsonl (appended to when failed > 0)
+  /// "N written, N already done (skipped), N failed[ — see FILE]", then, when anything was
+  /// written, a second line with the audio seconds, files/s and real-time factor.
+  std::string report() const;
 };
 
 /// Calls `process(jobs)` on groups of up to `group` inputs whose outputs (and their sidecars,
@@ -60,5 +63,10 @@ FileBatchSummary run_file_batch(const std::vector<FileInput>& inputs, const std:
                                 const std::function<void(std::vector<FileJob>&)>& process,
                                 const ProgressCallbacks& progress = {},
                                 const std::string& failures_name = "failures.jsonl");
+
+/// A processor for run_file_batch that handles one job at a time with `process(input, output)`;
+/// a musefm::Error it throws marks that job failed and the rest go on.
+std::function<void(std::vector<FileJob>&)> one_at_a_time(
+    std::function<void(const std::string& input, const std::string& output)> process);
 
 }  // namespace musefm

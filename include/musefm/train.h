@@ -245,8 +245,9 @@ class Pretrainer {
 
 /// Writes the encoder of a training checkpoint as a model directory (config.json +
 /// model.safetensors with the Hugging Face / MusicFM names) that Encoder::load and
-/// `musefm extract` read.
-void export_checkpoint(const std::string& checkpoint_path, const std::string& model_dir);
+/// `musefm extract` read. `checkpoint_path` may be a run folder (or its checkpoints folder): its
+/// newest checkpoint is exported. Returns the checkpoint file exported.
+std::string export_checkpoint(const std::string& checkpoint_path, const std::string& model_dir);
 
 /// Newest checkpoint (`step-*.safetensors`) of a run's folder or checkpoint folder; "" if none.
 std::string latest_checkpoint(const std::string& dir);

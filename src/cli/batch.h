@@ -10,16 +10,11 @@
 
 namespace musefm::cli {
 
-/// run_file_batch() with a progress bar and errors on stderr; prints "N written, N already done
-/// (skipped), N failed" and makes the process exit with status 1 when an item failed.
+/// run_file_batch() with a progress bar and errors on stderr; prints FileBatchSummary::report()
+/// and makes the process exit with status 1 when an item failed.
 FileBatchSummary run_batch(const std::vector<FileInput>& inputs, const std::string& out_dir,
                            bool overwrite, const std::string& label, const std::string& extension,
                            size_t group, const std::function<void(std::vector<FileJob>&)>& process,
                            const std::string& failures_name = "failures.jsonl");
-
-/// One input at a time: `process(input, output)` throws musefm::Error on failure.
-void run_batch(const std::vector<FileInput>& inputs, const std::string& out_dir, bool overwrite,
-               const std::string& label, const std::string& extension,
-               const std::function<void(const std::string&, const std::string&)>& process);
 
 }  // namespace musefm::cli

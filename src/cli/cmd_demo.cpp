@@ -1,6 +1,5 @@
 // musefm demo: the end-to-end showcase on a built-in real recording (or given files).
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
@@ -11,16 +10,6 @@ namespace musefm::cli {
 namespace fs = std::filesystem;
 
 namespace {
-const char* kPitchClasses[] = {"C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"};
-
-// Index of the largest time-averaged value of a [frames, dims] array.
-int64_t strongest_dim(const std::vector<float>& x, int64_t frames, int64_t dims) {
-  std::vector<double> mean(size_t(dims), 0.0);
-  for (int64_t t = 0; t < frames; ++t)
-    for (int64_t d = 0; d < dims; ++d) mean[size_t(d)] += x[size_t(t * dims + d)];
-  return int64_t(std::max_element(mean.begin(), mean.end()) - mean.begin());
-}
-
 void run_demo(const std::vector<std::string>& files, const std::string& out_dir) {
   fs::create_directories(out_dir);
   struct Kind {
@@ -48,14 +37,8 @@ void run_demo(const std::vector<std::string>& files, const std::string& out_dir)
       std::printf("  %-6s %5lld x %-3lld @ %6.2f Hz  %7.1f ms  %-38s -> %s\n",
                   to_string(k.kind).c_str(), (long long)frames, (long long)dims,
                   runner.frame_rate(), ms, k.what, out.c_str());
-      if (k.kind == FeatureKind::Cqt) {
-        const int64_t bin = strongest_dim(x, frames, dims);
-        std::printf("         strongest CQT bin: %lld = %.1f Hz\n", (long long)bin,
-                    32.7 * std::pow(2.0, double(bin) / 48.0));
-      } else if (k.kind == FeatureKind::Chroma) {
-        std::printf("         dominant pitch class: %s\n",
-                    kPitchClasses[strongest_dim(x, frames, dims) % 12]);
-      }
+      const std::string note = runner.describe(x, frames, dims);
+      if (!note.empty()) std::printf("         %s\n", note.c_str());
     }
   }
   std::printf("\nFeatures and JSON sidecars are in %s/\n", out_dir.c_str());

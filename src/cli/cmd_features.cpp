@@ -41,8 +41,9 @@ void run_features(const Options& o) {
     return;
   }
   MUSEFM_CHECK(!o.out_dir.empty(), "give --out FILE.npy (one input) or --out-dir DIR");
-  run_batch(inputs, o.out_dir, o.overwrite, o.kind, ".npy",
-            [&](const std::string& in, const std::string& out) { runner.run(in, out); });
+  run_batch(
+      inputs, o.out_dir, o.overwrite, o.kind, ".npy", 1,
+      one_at_a_time([&](const std::string& in, const std::string& out) { runner.run(in, out); }));
 }
 }  // namespace
 

@@ -1,9 +1,8 @@
 // musefm info FILE...: what the header says (format, rate, channels, duration).
 #include <cstdio>
-#include <nlohmann/json.hpp>
 
+#include "audio/audio_json.h"
 #include "cli/commands.h"
-#include "musefm/audio.h"
 
 namespace musefm::cli {
 
@@ -24,14 +23,7 @@ void add_info_command(CLI::App& app) {
       try {
         const AudioInfo i = probe_audio(f);
         if (*as_json) {
-          nlohmann::json j{{"path", f},
-                           {"format", i.format},
-                           {"subtype", i.subtype},
-                           {"sample_rate", i.sample_rate},
-                           {"channels", i.channels},
-                           {"frames", i.frames},
-                           {"duration_s", i.duration_s()}};
-          std::printf("%s\n", j.dump().c_str());
+          std::printf("%s\n", audio_detail::audio_json(f, i, true).dump().c_str());
         } else {
           std::printf(
               "%s\n  format:      %s / %s\n  sample rate: %d Hz\n  channels:    %d\n"

@@ -112,12 +112,7 @@ void add_pretrain_command(CLI::App& app) {
   ex->add_option("checkpoint", e->first, "Checkpoint file, or a run folder")->required();
   ex->add_option("--out", e->second, "Model dir to write")->required();
   ex->callback([e] {
-    std::string ck = e->first;
-    if (fs::is_directory(ck)) {
-      ck = latest_checkpoint(e->first);
-      MUSEFM_CHECK(!ck.empty(), "export: no checkpoint (step-*.safetensors) in '", e->first, "'");
-    }
-    export_checkpoint(ck, e->second);
+    const std::string ck = export_checkpoint(e->first, e->second);
     std::printf("exported %s -> %s\n", ck.c_str(), e->second.c_str());
   });
 }

@@ -15,44 +15,27 @@ namespace musefm::cli {
 namespace {
 
 struct ProbeOptions {
-  std::vector<std::string> models, tasks, set;
-  std::string suite, data, out, cache, probe = "both", layers = "all", device = "cpu";
-  int seeds = 3, batch = 4;
-  Precision precision = Precision::Fp32;
-  Pool pool = Pool::Mean;
-  bool overwrite = false, quiet = false;
+  ProbeSuiteOptions run;  // bound directly where a flag maps to one field
+  std::vector<std::string> tasks, set;
+  std::string suite, data, device = "cpu";
+  bool quiet = false;
 };
 
-// ProbeConfig with "key=value" overrides (JSON value or a bare string).
-ProbeConfig make_config(const ProbeOptions& o) {
-  ProbeConfig c = with_overrides(ProbeConfig{}, o.set);
-  c.device = o.device;
-  c.validate();
-  return c;
-}
-
 void run_probe_command(ProbeOptions o) {
-  ProbeSuiteOptions s;
-  s.config = make_config(o);
+  ProbeSuiteOptions& s = o.run;
+  s.config = with_overrides(ProbeConfig{}, o.set);  // "key=value": a JSON value or a string
+  s.config.device = o.device;
+  s.config.validate();
+  if (s.cache.empty()) s.cache = default_probe_cache();
   for (const auto& t : o.tasks) s.tasks.push_back({t, {}, ""});
   if (!o.suite.empty())
     for (auto& t : read_probe_suite(o.suite, o.data)) s.tasks.push_back(std::move(t));
   MUSEFM_CHECK(!s.tasks.empty(),
                "no task: give --task DIR (repeatable) or --suite FILE --data DIR");
   MUSEFM_CHECK(o.data.empty() || !o.suite.empty(), "--data is used with --suite only");
-  s.models = o.models;
-  s.out = o.out;
-  s.cache = o.cache;
-  s.probe = o.probe;
-  s.layers = o.layers;
-  s.seeds = o.seeds;
-  s.batch = o.batch;
-  s.precision = o.precision;
-  s.pool = o.pool;
-  s.overwrite = o.overwrite;
   const ProbeSuiteResult r = run_probe_suite(s, progress_callbacks("musefm probe: ", "", o.quiet));
   if (r.failed_clips > 0) exit_code() = 1;  // the good clips were probed; the bad ones are listed
-  if (!o.quiet) std::fputs(probe_suite_summary(r, o.out).c_str(), stdout);
+  if (!o.quiet) std::fputs(probe_suite_summary(r, s.out).c_str(), stdout);
 }
 }  // namespace
 
@@ -84,7 +67,7 @@ void add_probe_command(CLI::App& app) {
       "  musefm probe --model models/musicfm --task data/probe/tempo --probe linear --layers "
       "0,6,-1 --out runs/p\n"
       "  tools/plot_probe.py runs/probe/report.json --out layers.png");
-  cmd->add_option("--model,-m", o->models,
+  cmd->add_option("--model,-m", o->run.models,
                   "Model dir (config.json + model.safetensors), default (the shipped model\n"
                   "musefm-small), mfcc, chroma or features:DIR (repeatable; none given: default,\n"
                   "mfcc and chroma)");
@@ -92,38 +75,36 @@ void add_probe_command(CLI::App& app) {
   cmd->add_option("--suite", o->suite,
                   "Suite file listing task folders (e.g. configs/probe/suite.json); with --data");
   cmd->add_option("--data", o->data, "Folder holding the suite's task folders");
-  cmd->add_option("--out,-o", o->out, "Output folder (results.jsonl, report.json, report.md)")
+  cmd->add_option("--out,-o", o->run.out, "Output folder (results.jsonl, report.json, report.md)")
       ->required();
-  cmd->add_option("--cache", o->cache,
+  cmd->add_option("--cache", o->run.cache,
                   "Feature cache folder, 'none' to disable (default: $MUSEFM_PROBE_CACHE, else "
                   "$XDG_CACHE_HOME/musefm/probe or ~/.cache/musefm/probe)");
-  cmd->add_option("--probe", o->probe, "linear, mlp or both")->capture_default_str();
-  cmd->add_option("--layers", o->layers,
+  cmd->add_option("--probe", o->run.probe, "linear, mlp or both")->capture_default_str();
+  cmd->add_option("--layers", o->run.layers,
                   "all (every layer + weighted sum), single (every layer) or a list such as "
                   "0,6,-1,weighted")
       ->capture_default_str();
-  cmd->add_option("--seeds", o->seeds, "MLP runs with seeds seed..seed+N-1")->capture_default_str();
+  cmd->add_option("--seeds", o->run.seeds, "MLP runs with seeds seed..seed+N-1")
+      ->capture_default_str();
   cmd->add_option("--set", o->set,
                   "Override a probe setting: key=value, e.g. max_epochs=50, "
                   "lr_grid=[1e-3], l2_grid=[1], hidden=256, seed=7 (repeatable)");
   cmd->add_option("--device", o->device, "cpu or cuda[:N] (extraction and probes)")
       ->capture_default_str();
-  cmd->add_option("--batch", o->batch, "Clips per forward pass when extracting")
+  cmd->add_option("--batch", o->run.batch, "Clips per forward pass when extracting")
       ->capture_default_str();
-  add_enum_option(cmd, "--precision", o->precision,
+  add_enum_option(cmd, "--precision", o->run.precision,
                   "Models' arithmetic when extracting: fp32, bf16, fp16 (CUDA) or int8 (CPU);\n"
                   "another than fp32 is cached and reported as its own source, e.g.\n"
                   "musefm-small@bf16");
-  add_enum_option(cmd, "--pool", o->pool,
+  add_enum_option(cmd, "--pool", o->run.pool,
                   "Models' pooling over time: mean (MARBLE) or mean+std (as the baselines; cached\n"
                   "and reported as its own source, e.g. musefm-small@mean+std)");
   add_threads_option(cmd);
-  cmd->add_flag("--overwrite", o->overwrite, "Forget earlier results in <out>/results.jsonl");
+  cmd->add_flag("--overwrite", o->run.overwrite, "Forget earlier results in <out>/results.jsonl");
   cmd->add_flag("--quiet", o->quiet, "No progress bars or summary");
-  cmd->callback([o] {
-    if (o->cache.empty()) o->cache = default_probe_cache();
-    run_probe_command(*o);
-  });
+  cmd->callback([o] { run_probe_command(*o); });
 }
 
 }  // namespace musefm::cli

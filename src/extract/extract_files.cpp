@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "audio/audio_json.h"
 #include "io/atomic_file.h"
 #include "io/npy_writer.h"
 #include "musefm/audio.h"
@@ -142,10 +143,7 @@ struct EmbeddingFileWriter::Impl {
     side["layout"] = ex_.config().pool == Pool::None   ? "outputs x frames x dims"
                      : ex_.config().pool == Pool::Mean ? "outputs x dims"
                                                        : "outputs x (mean, std) dims";
-    side["audio"] = {{"path", in},
-                     {"duration_s", info.duration_s()},
-                     {"sample_rate", info.sample_rate},
-                     {"channels", info.channels}};
+    side["audio"] = audio_detail::audio_json(in, info);
     const std::string text = side.dump(2) + "\n";
     io_detail::AtomicFile sidecar(sidecar_path(out));
     sidecar.write(text.data(), text.size());

@@ -2,10 +2,14 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <nlohmann/json.hpp>
 
+#include "audio/audio_json.h"
 #include "io/atomic_file.h"
 #include "musefm/npy.h"
 #include "musefm/overrides.h"
@@ -20,11 +24,20 @@ std::string resolved(const std::string& given, const std::vector<std::string>& o
   const std::string base = given.empty() ? defaults.to_json() : given;
   return Config::from_json(apply_overrides(base, overrides)).to_json();  // validates
 }
+
+// Index of the largest time-averaged value of a [frames, dims] array.
+int64_t strongest_dim(const std::vector<float>& x, int64_t frames, int64_t dims) {
+  std::vector<double> mean(size_t(dims), 0.0);
+  for (int64_t t = 0; t < frames; ++t)
+    for (int64_t d = 0; d < dims; ++d) mean[size_t(d)] += x[size_t(t * dims + d)];
+  return int64_t(std::max_element(mean.begin(), mean.end()) - mean.begin());
+}
 }  // namespace
 
 struct FeatureRunner::Impl {
   std::function<at::Tensor(const at::Tensor&)> transform;
-  bool frame_major = false;  // MFCC returns [T, D]; the others [D, T]
+  std::function<std::string(int64_t strongest)> describe;  // of the strongest dimension
+  bool frame_major = false;                                // MFCC returns [T, D]; the others [D, T]
 };
 
 FeatureRunner::FeatureRunner(FeatureKind kind, const std::string& config_json,
@@ -55,6 +68,12 @@ FeatureRunner::FeatureRunner(FeatureKind kind, const std::string& config_json,
       sample_rate_ = t->config().sample_rate;
       frame_rate_ = musefm::frame_rate(t->config());
       impl_->transform = [t](const at::Tensor& x) { return (*t)(x); };
+      impl_->describe = [t](int64_t bin) {
+        char hz[64];
+        std::snprintf(hz, sizeof hz, " = %.1f Hz",
+                      t->config().fmin * std::pow(2.0, double(bin) / t->config().bins_per_octave));
+        return "strongest CQT bin: " + std::to_string(bin) + hz;
+      };
       break;
     }
     case FeatureKind::Chroma: {
@@ -63,12 +82,26 @@ FeatureRunner::FeatureRunner(FeatureKind kind, const std::string& config_json,
       sample_rate_ = t->config().sample_rate;
       frame_rate_ = double(t->config().sample_rate) / t->config().hop_length;
       impl_->transform = [t](const at::Tensor& x) { return (*t)(x); };
+      if (t->config().n_chroma == 12)  // librosa's chroma starts at C
+        impl_->describe = [](int64_t pc) {
+          static const char* names[] = {"C",  "C#", "D",  "D#", "E",  "F",
+                                        "F#", "G",  "G#", "A",  "A#", "B"};
+          return std::string("dominant pitch class: ") + names[pc % 12];
+        };
       break;
     }
   }
   const at::Device dev(device_);  // throws c10::Error on a malformed name
   MUSEFM_CHECK(dev.is_cpu() || (dev.is_cuda() && at::hasCUDA()), "--device '", device_,
                "': ", dev.is_cuda() ? "no CUDA device is available" : "unsupported device type");
+}
+
+std::string FeatureRunner::describe(const std::vector<float>& x, int64_t frames,
+                                    int64_t dims) const {
+  if (!impl_->describe || frames <= 0 || dims <= 0) return "";
+  MUSEFM_CHECK(int64_t(x.size()) == frames * dims, "describe: ", x.size(), " values for ", frames,
+               " x ", dims, " features");
+  return impl_->describe(strongest_dim(x, frames, dims));
 }
 
 FeatureRunner::~FeatureRunner() = default;
@@ -113,11 +146,7 @@ std::vector<float> FeatureRunner::run(const std::string& audio_path, const std::
             {"frame_rate", frame_rate_},
             {"shape", {frames, dims}},
             {"layout", "frames x dims, float32, C order"},
-            {"audio",
-             {{"path", audio_path},
-              {"duration_s", info.duration_s()},
-              {"sample_rate", info.sample_rate},
-              {"channels", info.channels}}},
+            {"audio", audio_detail::audio_json(audio_path, info)},
             {"resample_quality", to_string(quality_)},
             {"musefm_version", MUSEFM_VERSION}};
   const std::string side_text = side.dump(2) + "\n";

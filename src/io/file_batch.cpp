@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -127,6 +128,32 @@ std::string sidecar_path(const std::string& path) {
   if (ext == ".npy" || ext == ".safetensors")
     return (p.parent_path() / p.stem()).string() + ".json";
   return path + ".json";
+}
+
+std::string FileBatchSummary::report() const {
+  char line[512];
+  std::snprintf(line, sizeof line, "%d written, %d already done (skipped), %d failed", written,
+                skipped, failed);
+  std::string r = line + (failed ? " — see " + failures_path : std::string());
+  if (written > 0 && elapsed_s > 0) {
+    std::snprintf(line, sizeof line, "\n%.1f s of audio in %.1f s: %.2f files/s, %.1fx real time",
+                  audio_s, elapsed_s, written / elapsed_s, audio_s / elapsed_s);
+    r += line;
+  }
+  return r;
+}
+
+std::function<void(std::vector<FileJob>&)> one_at_a_time(
+    std::function<void(const std::string&, const std::string&)> process) {
+  return [process = std::move(process)](std::vector<FileJob>& jobs) {
+    for (auto& j : jobs) {
+      try {
+        process(j.input, j.output);
+      } catch (const Error& e) {
+        j.error = e.what();
+      }
+    }
+  };
 }
 
 }  // namespace musefm

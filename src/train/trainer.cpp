@@ -14,6 +14,7 @@
 #include <fstream>
 
 #include "core/device.h"
+#include "io/atomic_file.h"
 #include "model/family.h"
 #include "model/weights.h"
 #include "musefm/safetensors.h"
@@ -438,7 +439,13 @@ PretrainResult Pretrainer::run(const std::function<void(const StepRecord&)>& on_
   return result;
 }
 
-void export_checkpoint(const std::string& checkpoint_path, const std::string& model_dir) {
+std::string export_checkpoint(const std::string& path, const std::string& model_dir) {
+  std::string checkpoint_path = path;
+  if (fs::is_directory(path)) {
+    checkpoint_path = latest_checkpoint(path);
+    MUSEFM_CHECK(!checkpoint_path.empty(), "export: no checkpoint (step-*.safetensors) in '", path,
+                 "'");
+  }
   Checkpoint ck = load_checkpoint(checkpoint_path);
   PretrainConfig c = PretrainConfig::from_json(ck.config_json);
   std::vector<int64_t> k;
@@ -483,13 +490,11 @@ void export_checkpoint(const std::string& checkpoint_path, const std::string& mo
                    {{"format", "pt"},
                     {"source", "musefm pretrain"},
                     {"checkpoint", fs::path(checkpoint_path).filename().string()}});
-  EncoderConfig mc = c.model;
-  const std::string cfg_path = (fs::path(model_dir) / "config.json").string();
-  std::ofstream out(cfg_path + ".tmp");
-  out << mc.to_json() << "\n";
-  out.close();
-  MUSEFM_CHECK(out.good(), "export: cannot write '", cfg_path, "'");
-  fs::rename(cfg_path + ".tmp", cfg_path);
+  const std::string config = c.model.to_json() + "\n";
+  io_detail::AtomicFile out((fs::path(model_dir) / "config.json").string());
+  out.write(config.data(), config.size());
+  out.commit();
+  return checkpoint_path;
 }
 
 }  // namespace musefm
