@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "audio/soxr_resample.h"
 #include "musefm/audio.h"
 #include "support/test_support.h"
 
@@ -74,7 +75,8 @@ TEST(AudioDecode, ResamplePreservesPitchAndLength) {
   const int from = 44100, to = 24000;
   std::vector<float> x(from * 2);
   for (size_t i = 0; i < x.size(); ++i) x[i] = float(0.5 * std::sin(2 * M_PI * 440.0 * i / from));
-  for (auto q : {ResampleQuality::Best, ResampleQuality::Fastest, ResampleQuality::Linear}) {
+  for (auto q : {ResampleQuality::Best, ResampleQuality::Fastest, ResampleQuality::Linear,
+                 ResampleQuality::SoxrHq}) {
     const auto y = resample(x, 1, from, to, q);
     EXPECT_EQ(y.size(), size_t(48000)) << to_string(q);
     EXPECT_NEAR(zero_crossing_hz(y, to), 440.0, 2.0) << to_string(q);
@@ -99,20 +101,43 @@ TEST(AudioDecode, StreamedResampleKeepsTheTailOfTheOneShot) {
   EXPECT_GT(tail, 1.0);  // real music up to the last sample, not zero padding
 }
 
+// The streaming libsoxr converter (what extract uses by default) against the one-shot call the
+// CQT's parity with librosa / python-soxr rests on (audio/soxr_resample.h), and the same file
+// decoded and resampled block by block equals the one-shot conversion.
+TEST(AudioDecode, SoxrHqStreamsAsTheOneShotAndAsLibrosa) {
+  const std::string wav = test::fixture("real_24k.wav");
+  const Audio native = load_audio(wav);
+  for (int to : {16000, 44100}) {
+    const std::vector<float> ours = resample(native.samples, 1, 24000, to, ResampleQuality::SoxrHq);
+    const std::vector<float> ref =
+        features_detail::soxr_resample(native.samples.data(), native.frames(), 24000, to);
+    ASSERT_EQ(ours.size(), ref.size()) << to;
+    double worst = 0;
+    for (size_t i = 0; i < ref.size(); ++i)
+      worst = std::max(worst, double(std::abs(ours[i] - ref[i])));
+    EXPECT_LT(worst, 1e-6) << to;  // the same filter; only the final samples' flush may differ
+    AudioLoadOptions opt;
+    opt.target_rate = to;
+    opt.quality = ResampleQuality::SoxrHq;
+    EXPECT_EQ(load_audio(wav, opt).samples, ours) << to;  // block by block, one stream
+  }
+}
+
 TEST(AudioDecode, ResampleRejectsImpossibleRatio) {
   std::vector<float> x(100, 0.f);
   EXPECT_THROW(resample(x, 1, 1, 1000, ResampleQuality::Best), Error);
 }
 
 TEST(AudioDecode, QualityNamesRoundTrip) {
-  for (const char* n : {"best", "medium", "fastest", "zoh", "linear"})
+  for (const char* n : {"best", "medium", "fastest", "zoh", "linear", "soxr-hq"})
     EXPECT_EQ(to_string(parse_resample_quality(n)), n);
   try {
     parse_resample_quality("great");
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find(
-                  "resample quality must be best, medium, fastest, zoh or linear, got \"great\""),
+                  "resample quality must be best, medium, fastest, zoh, linear or soxr-hq, got "
+                  "\"great\""),
               std::string::npos);
   }
 }

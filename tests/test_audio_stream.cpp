@@ -24,19 +24,23 @@ std::string long_flac(double seconds, int rate) {
 
 TEST(AudioStream, ConcatenatedBlocksEqualLoadAudio) {
   const std::string p = long_flac(30, 44100);
-  const Audio full = load_audio(p);
-  for (int64_t block : {1000, 24000, 100003}) {
-    AudioStream s(p, {}, block);
-    EXPECT_EQ(s.sample_rate(), 24000);
-    EXPECT_EQ(s.expected_frames(), full.frames());
-    std::vector<float> all, b;
-    while (s.read(b)) {
-      ASSERT_LE(int64_t(b.size()), block);
-      all.insert(all.end(), b.begin(), b.end());
+  for (auto q : {ResampleQuality::Best, ResampleQuality::SoxrHq}) {
+    AudioLoadOptions opt;
+    opt.quality = q;
+    const Audio full = load_audio(p, opt);
+    for (int64_t block : {1000, 24000, 100003}) {
+      AudioStream s(p, opt, block);
+      EXPECT_EQ(s.sample_rate(), 24000);
+      EXPECT_EQ(s.expected_frames(), full.frames());
+      std::vector<float> all, b;
+      while (s.read(b)) {
+        ASSERT_LE(int64_t(b.size()), block);
+        all.insert(all.end(), b.begin(), b.end());
+      }
+      EXPECT_EQ(s.position(), full.frames());
+      ASSERT_EQ(all.size(), full.samples.size()) << "block " << block;
+      EXPECT_EQ(all, full.samples) << "block " << block << " " << to_string(q);
     }
-    EXPECT_EQ(s.position(), full.frames());
-    ASSERT_EQ(all.size(), full.samples.size()) << "block " << block;
-    EXPECT_EQ(all, full.samples) << "block " << block;
   }
 }
 

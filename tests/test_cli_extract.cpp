@@ -107,6 +107,42 @@ TEST(CliExtract, BatchedShortFilesEqualOneByOneAndKeepFolderStructure) {
             1e-6);
 }
 
+// Files at 44.1 kHz of different lengths, batched (bucketed by length): the loader thread that
+// decodes the next batch changes no byte, the default resampler is libsoxr HQ (recorded in the
+// sidecar) and --resample picks another, each equal to decoding with that resampler in memory.
+TEST(CliExtract, LoaderThreadChangesNothingAndTheResamplerIsTheChosenOne) {
+  const std::string root = test::temp_dir() + "/rates", a = test::temp_dir() + "/loader1",
+                    b = test::temp_dir() + "/loader0", c = test::temp_dir() + "/best";
+  std::filesystem::create_directories(root);
+  for (int i = 0; i < 5; ++i) {
+    std::vector<float> x(size_t(44100 * (0.6 + 0.3 * ((i * 3) % 5))));
+    for (size_t t = 0; t < x.size(); ++t)
+      x[t] = float(0.3 * std::sin(0.02 * (i + 1) * double(t)) + 0.1 * std::sin(0.31 * double(t)));
+    test::write_sndfile(root + "/f" + std::to_string(i) + ".flac", x, 1, 44100,
+                        SF_FORMAT_FLAC | SF_FORMAT_PCM_16);
+  }
+  const std::string base = "extract " + root + " --model " + kTiny + " --batch 2 --threads 1";
+  ASSERT_EQ(run(base + " --out-dir " + a), 0);
+  ASSERT_EQ(run(base + " --out-dir " + b + " --loader-threads 0"), 0);
+  ASSERT_EQ(run(base + " --out-dir " + c + " --resample best"), 0);
+  for (int i = 0; i < 5; ++i) {
+    const std::string f = "/f" + std::to_string(i);
+    EXPECT_EQ(test::read_bytes(a + f + ".npy"), test::read_bytes(b + f + ".npy")) << f;
+    for (auto [dir, q] : {std::pair{a, ResampleQuality::SoxrHq}, {c, ResampleQuality::Best}}) {
+      AudioLoadOptions opt;
+      opt.quality = q;
+      const Extractor ex(Encoder::load(kTiny), ExtractConfig{});
+      const at::Tensor expect = ex.extract(waveform_tensor(load_audio(root + f + ".flac", opt)));
+      EXPECT_LE(test::max_rel_error(test::load_npy(dir + f + ".npy"), expect), 1e-5) << f;
+      std::ifstream side(dir + f + ".json");
+      EXPECT_EQ(nlohmann::json::parse(side)["extract"]["resample"].get<std::string>(),
+                to_string(q));
+    }
+  }
+  EXPECT_GT(test::max_rel_error(test::load_npy(a + "/f0.npy"), test::load_npy(c + "/f0.npy")),
+            1e-7);  // the two resamplers really differ
+}
+
 TEST(CliExtract, BadManifestsAndCollidingNamesAreClearErrors) {
   const std::string dir = test::temp_dir(), out = test::temp_dir();
   std::string log;

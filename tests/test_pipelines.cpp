@@ -10,8 +10,11 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include <sndfile.h>
+
 #include "core/hash.h"
 #include "core/strings.h"
+#include "core/task_pool.h"
 #include "musefm/audio.h"
 #include "musefm/error.h"
 #include "musefm/file_batch.h"
@@ -311,6 +314,48 @@ TEST(FileBatch, OneAtATimeIsolatesAFailureAndTheReportCountsIt) {
   EXPECT_EQ(seen, std::vector<std::string>{dir + "/missing.wav"});
   EXPECT_EQ(again.skipped, 1);
   EXPECT_EQ(again.report().find("files/s"), std::string::npos);  // nothing written: no rate line
+}
+
+// With groups of 2, jobs run shortest first (bucketed by header duration) and each group is
+// offered to `prefetch` before the one before it is processed.
+TEST(FileBatch, GroupsAreBucketedByLengthAndTheNextOneIsPrefetched) {
+  const std::string dir = test::temp_dir() + "/bucketed";
+  fs::create_directories(dir);
+  std::vector<FileInput> inputs;
+  for (double s : {3.0, 1.0, 2.0, 1.5, 0.5}) {
+    const std::string name = "len" + std::to_string(int(s * 10));
+    test::write_sndfile(dir + "/" + name + ".wav", std::vector<float>(size_t(s * 8000), 0.1f), 1,
+                        8000, SF_FORMAT_WAV | SF_FORMAT_PCM_16);
+    inputs.push_back({dir + "/" + name + ".wav", name});
+  }
+  std::vector<std::string> events;
+  const auto names = [](const std::vector<FileJob>& jobs) {
+    std::string n;
+    for (const auto& j : jobs) n += fs::path(j.input).stem().string() + " ";
+    return n;
+  };
+  run_file_batch(
+      inputs, dir + "/out", false, "bucketed", ".txt", 2,
+      [&](std::vector<FileJob>& jobs) {
+        events.push_back("process " + names(jobs));
+        for (auto& j : jobs) j.error = "not written";  // nothing to write here
+      },
+      {}, "failures.jsonl",
+      [&](const std::vector<FileJob>& jobs) { events.push_back("prefetch " + names(jobs)); });
+  EXPECT_EQ(events, (std::vector<std::string>{"prefetch len15 len20 ", "process len5 len10 ",
+                                              "prefetch len30 ", "process len15 len20 ",
+                                              "process len30 "}));
+}
+
+TEST(CoreHelpers, TaskPoolRunsInOrderAndHandsBackErrors) {
+  for (int threads : {0, 1, 3}) {
+    core_detail::TaskPool pool(threads);
+    std::vector<std::future<int>> results;
+    for (int i = 0; i < 20; ++i) results.push_back(pool.submit([i] { return i * i; }));
+    auto failing = pool.submit([]() -> int { MUSEFM_CHECK(false, "task failed"); });
+    for (int i = 0; i < 20; ++i) EXPECT_EQ(results[size_t(i)].get(), i * i) << threads;
+    EXPECT_EQ(test::error_of([&] { failing.get(); }), "task failed") << threads;
+  }
 }
 
 TEST(CoreHelpers, Fnv1a64AndCommaLists) {

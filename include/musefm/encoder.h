@@ -81,6 +81,8 @@ class Encoder {
   /// the encoder it came from, which must still exist (else a clear error: load it again).
   Encoder with_precision(Precision precision) const;
   Precision precision() const { return precision_; }
+  /// Where the weights live: "cpu", "cuda:0", ...
+  std::string device() const;
 
   struct Impl;
 

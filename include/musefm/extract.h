@@ -38,6 +38,7 @@
 #include <string>
 #include <vector>
 
+#include "musefm/audio.h"  // ResampleQuality
 #include "musefm/encoder.h"
 #include "musefm/enum_names.h"
 
@@ -66,6 +67,9 @@ struct ExtractConfig {
   int batch = 1;           ///< windows per forward pass
   /// fp32, bf16 (CPU and CUDA) or fp16 (CUDA): the encoder's arithmetic (musefm/encoder.h).
   Precision precision = Precision::Fp32;
+  /// Resampler of files not at the model's rate (EmbeddingFileWriter): libsoxr HQ by default,
+  /// as librosa.load; libsamplerate's "best" is about 40x slower for the same use.
+  ResampleQuality resample = ResampleQuality::SoxrHq;
 
   void validate() const;
   std::string to_json() const;

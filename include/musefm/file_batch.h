@@ -55,14 +55,19 @@ struct FileBatchSummary {
 /// see sidecar_path()) do not exist yet, or all with `overwrite`. The processor sets
 /// FileJob::error for items that failed; a musefm::Error it throws fails the whole group.
 /// Failures are appended to <out_dir>/<failures_name> (one file per shard when several processes
-/// share out_dir) and logged (warnings); the rest still
-/// run. Progress: one stage `label` over all inputs.
-FileBatchSummary run_file_batch(const std::vector<FileInput>& inputs, const std::string& out_dir,
-                                bool overwrite, const std::string& label,
-                                const std::string& extension, size_t group,
-                                const std::function<void(std::vector<FileJob>&)>& process,
-                                const ProgressCallbacks& progress = {},
-                                const std::string& failures_name = "failures.jsonl");
+/// share out_dir) and logged (warnings); the rest still run. Progress: one stage `label` over
+/// all inputs.
+/// With `group` > 1 the jobs are bucketed by length: within each run of kBucketGroups groups
+/// they are ordered by the duration in their headers, so that a group holds files of similar
+/// length (less padding). `prefetch`, when given, is called with the next group before
+/// `process` runs the current one, so that a processor can start loading it in the background.
+FileBatchSummary run_file_batch(
+    const std::vector<FileInput>& inputs, const std::string& out_dir, bool overwrite,
+    const std::string& label, const std::string& extension, size_t group,
+    const std::function<void(std::vector<FileJob>&)>& process,
+    const ProgressCallbacks& progress = {}, const std::string& failures_name = "failures.jsonl",
+    const std::function<void(const std::vector<FileJob>&)>& prefetch = {});
+inline constexpr size_t kBucketGroups = 32;
 
 /// A processor for run_file_batch that handles one job at a time with `process(input, output)`;
 /// a musefm::Error it throws marks that job failed and the rest go on.

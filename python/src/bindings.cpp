@@ -157,9 +157,11 @@ std::string fspath(nb::handle obj) {
   return nb::cast<std::string>(nb::module_::import_("os").attr("fspath")(obj));
 }
 
-at::Tensor load_waveform(const std::string& path, int sample_rate) {
+at::Tensor load_waveform(const std::string& path, int sample_rate,
+                         musefm::ResampleQuality quality = musefm::ResampleQuality::Best) {
   musefm::AudioLoadOptions opt;
   opt.target_rate = sample_rate;
+  opt.quality = quality;
   nb::gil_scoped_release release;
   return musefm::waveform_tensor(musefm::load_audio(path, opt));
 }
@@ -212,7 +214,8 @@ nb::object extract_any(const musefm::Extractor& ex, nb::handle wav_or_path,
   std::vector<at::Tensor> waves;
   for (size_t i = 0; i < items.size(); ++i) {
     if (is_path(items[i]))
-      inputs[i].tensor = load_waveform(fspath(items[i]), ex.encoder().config().sample_rate);
+      inputs[i].tensor =
+          load_waveform(fspath(items[i]), ex.encoder().config().sample_rate, ex.config().resample);
     else
       inputs[i] = as_tensor(items[i], "Extractor.extract: waveform");
     waves.push_back(inputs[i].tensor);
@@ -333,7 +336,8 @@ NB_MODULE(_musefm, m) {
       },
       "wav"_a, "from_rate"_a, "to_rate"_a, "quality"_a = "best",
       "Resamples a float waveform [L] or [B, L] from `from_rate` to `to_rate` Hz with\n"
-      "libsamplerate ('best', 'medium', 'fastest', 'zoh' or 'linear'), as load_audio does.");
+      "libsamplerate ('best', 'medium', 'fastest', 'zoh' or 'linear'; 'best' is what load_audio\n"
+      "uses) or libsoxr ('soxr-hq', librosa.load's resampler, what Extractor uses for files).");
 
   nb::class_<musefm::Encoder>(m, "Encoder",
                               "A loaded MERT or MusicFM encoder: waveform -> hidden states of "
@@ -398,7 +402,7 @@ NB_MODULE(_musefm, m) {
           [](musefm::Extractor* self, const musefm::Encoder& encoder,
              const std::variant<std::string, std::vector<int64_t>>& layers, const std::string& pool,
              double window, double hop, int batch, const std::vector<double>& layer_weights,
-             const std::string& precision) {
+             const std::string& precision, const std::string& resample) {
             musefm::ExtractConfig c;
             c.layers = layers_spec(layers);
             c.layer_weights = layer_weights;
@@ -407,11 +411,13 @@ NB_MODULE(_musefm, m) {
             c.hop_s = hop;
             c.batch = batch;
             c.precision = musefm::parse_enum<musefm::Precision>(precision, "precision");
+            c.resample = musefm::parse_enum<musefm::ResampleQuality>(resample, "resample");
             c.validate();
             new (self) musefm::Extractor(encoder, c);
           },
           "encoder"_a, "layers"_a = "all", "pool"_a = "mean", "window"_a = 30.0, "hop"_a = 0.0,
           "batch"_a = 1, "layer_weights"_a = std::vector<double>{}, "precision"_a = "fp32",
+          "resample"_a = "soxr-hq",
           "layers: 'all', 'weighted' (one output, the weighted sum of every hidden state with\n"
           "`layer_weights`, uniform when empty), or indices such as [0, 6, -1] / '0,6,-1'.\n"
           "pool: 'mean' (average over time), 'mean+std' (mean then standard deviation over\n"
@@ -419,8 +425,9 @@ NB_MODULE(_musefm, m) {
           "pass (0 = whole input at once); hop: seconds between window starts (0 = window);\n"
           "batch: windows per forward pass. precision: 'fp32', 'bf16' (matrix products in\n"
           "bfloat16, norms / softmax / features in float32), 'fp16' (CUDA) or 'int8' (CPU: int8\n"
-          "linear layers, the rest as bf16). Raises\n"
-          "musefm.Error naming the bad field.")
+          "linear layers, the rest as bf16). resample: the resampler of file inputs not at the\n"
+          "model's rate ('soxr-hq', librosa.load's; or libsamplerate's 'best', 'medium', ...).\n"
+          "Raises musefm.Error naming the bad field.")
       .def(
           "extract",
           [](const musefm::Extractor& ex, nb::handle wav_or_path) {

@@ -228,6 +228,21 @@ def test_extract_list_batches(tiny):
         musefm.Extractor(tiny, batch=2).extract([WAV, FIXTURES / "missing.wav"])
 
 
+def test_extract_resamples_files_with_the_chosen_resampler(tiny):
+    ogg = FIXTURES / "real_music.ogg"  # 48 kHz
+    soxr = musefm.Extractor(tiny).extract(ogg)
+    assert musefm.Extractor(tiny).config["resample"] == "soxr-hq"
+    expect = musefm.Extractor(tiny).extract(musefm.resample(
+        musefm.load_audio(ogg, sample_rate=0), 48000, 24000, quality="soxr-hq"))
+    np.testing.assert_allclose(soxr, expect, rtol=1e-5, atol=1e-6)
+    best = musefm.Extractor(tiny, resample="best").extract(ogg)
+    np.testing.assert_allclose(best, musefm.Extractor(tiny).extract(musefm.load_audio(ogg)),
+                               rtol=1e-5, atol=1e-6)  # load_audio resamples with "best"
+    assert not np.array_equal(best, soxr)
+    with pytest.raises(musefm.Error, match="resample"):
+        musefm.Extractor(tiny, resample="sharp")
+
+
 def test_extract_config_and_errors(tiny):
     ex = musefm.Extractor(tiny, window=1.0, hop=0.5, batch=2)
     assert ex.config["window_s"] == 1.0 and ex.config["batch"] == 2

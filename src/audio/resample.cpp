@@ -1,5 +1,6 @@
-// Sample-rate conversion with libsamplerate (streaming state, exact output length).
+// Sample-rate conversion with libsamplerate or libsoxr (streaming state, exact output length).
 #include <samplerate.h>
+#include <soxr.h>
 
 #include <algorithm>
 #include <cmath>
@@ -33,6 +34,8 @@ int converter_type(ResampleQuality q) {
       return SRC_ZERO_ORDER_HOLD;
     case ResampleQuality::Linear:
       return SRC_LINEAR;
+    case ResampleQuality::SoxrHq:
+      break;
   }
   return SRC_SINC_BEST_QUALITY;
 }
@@ -49,7 +52,15 @@ StreamResampler::StreamResampler(int channels, int from_rate, int to_rate, Resam
                " -> ", to_rate);
   const double ratio = double(to_rate) / double(from_rate);
   MUSEFM_CHECK(src_is_valid_ratio(ratio), "resample: ratio ", to_rate, "/", from_rate,
-               " is outside libsamplerate's range (1/256 .. 256)");
+               " is outside the supported range (1/256 .. 256)");
+  if (quality == ResampleQuality::SoxrHq) {
+    const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
+    const soxr_quality_spec_t q = soxr_quality_spec(SOXR_HQ, 0);
+    soxr_error_t err = nullptr;
+    soxr_ = soxr_create(from_rate, to_rate, unsigned(channels), &err, &io, &q, nullptr);
+    MUSEFM_CHECK(soxr_ != nullptr && !err, "resample: libsoxr failed: ", err ? err : "no state");
+    return;
+  }
   int err = 0;
   state_ = src_new(converter_type(quality), channels, &err);
   MUSEFM_CHECK(state_ != nullptr, "resample: libsamplerate failed: ", src_strerror(err));
@@ -57,10 +68,41 @@ StreamResampler::StreamResampler(int channels, int from_rate, int to_rate, Resam
 
 StreamResampler::~StreamResampler() {
   if (state_) src_delete(static_cast<SRC_STATE*>(state_));
+  if (soxr_) soxr_delete(static_cast<soxr_t>(soxr_));
+}
+
+void StreamResampler::process_soxr(const float* in, int64_t in_frames, bool last,
+                                   std::vector<float>& out) {
+  auto* st = static_cast<soxr_t>(soxr_);
+  total_in_ += in_frames;
+  const int64_t target_total = resampled_length(total_in_, from_rate_, to_rate_);
+  const size_t room = size_t(std::max<int64_t>(1024, in_frames * to_rate_ / from_rate_ + 256));
+  std::vector<float> buf(room * size_t(channels_));
+  static const float kNoInput[1] = {0.0f};  // ilen 0 without ending the input
+  int64_t consumed = 0;
+  while (true) {
+    const bool flush = last && consumed >= in_frames;  // a null input ends it: drain the filter
+    size_t idone = 0, odone = 0;
+    const soxr_error_t err =
+        soxr_process(st, flush ? nullptr : (in ? in + consumed * channels_ : kNoInput),
+                     flush ? 0 : size_t(in_frames - consumed), &idone, buf.data(), room, &odone);
+    MUSEFM_CHECK(!err, "resample: libsoxr failed: ", err);
+    consumed += int64_t(idone);
+    int64_t produced = int64_t(odone);
+    if (last) produced = std::min(produced, std::max<int64_t>(0, target_total - total_out_));
+    out.insert(out.end(), buf.begin(), buf.begin() + produced * channels_);
+    total_out_ += produced;
+    if (odone < room && consumed >= in_frames && (!last || flush)) break;
+  }
+  if (last && total_out_ < target_total) {  // pad a short tail with zeros
+    out.insert(out.end(), size_t(target_total - total_out_) * size_t(channels_), 0.0f);
+    total_out_ = target_total;
+  }
 }
 
 void StreamResampler::process(const float* in, int64_t in_frames, bool last,
                               std::vector<float>& out) {
+  if (soxr_) return process_soxr(in, in_frames, last, out);
   auto* st = static_cast<SRC_STATE*>(state_);
   const double ratio = double(to_rate_) / double(from_rate_);
   total_in_ += in_frames;

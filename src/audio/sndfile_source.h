@@ -56,7 +56,9 @@ class StreamResampler {
   void process(const float* in, int64_t in_frames, bool last, std::vector<float>& out);
 
  private:
+  void process_soxr(const float* in, int64_t in_frames, bool last, std::vector<float>& out);
   void* state_ = nullptr;  // SRC_STATE*
+  void* soxr_ = nullptr;   // soxr_t (quality SoxrHq)
   int channels_;
   int from_rate_, to_rate_;
   int64_t total_in_ = 0, total_out_ = 0;

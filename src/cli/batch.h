@@ -15,6 +15,7 @@ namespace musefm::cli {
 FileBatchSummary run_batch(const std::vector<FileInput>& inputs, const std::string& out_dir,
                            bool overwrite, const std::string& label, const std::string& extension,
                            size_t group, const std::function<void(std::vector<FileJob>&)>& process,
-                           const std::string& failures_name = "failures.jsonl");
+                           const std::string& failures_name = "failures.jsonl",
+                           const std::function<void(const std::vector<FileJob>&)>& prefetch = {});
 
 }  // namespace musefm::cli

@@ -20,7 +20,7 @@ struct Options {
   std::vector<std::string> inputs;
   std::string model, out_dir = "embeddings", device = "cpu", format = "npy", layer_weights;
   ExtractConfig extract;
-  int shard = -1, nshards = -1;
+  int shard = -1, nshards = -1, loader_threads = EmbeddingFileWriter::kAutoLoaderThreads;
   bool overwrite = false, merge = false;
 };
 
@@ -46,10 +46,11 @@ void run_extract(Options o) {
     std::printf("shard %d of %d (%s): %zu of %zu inputs\n", shard.index, shard.count,
                 shard.source.c_str(), inputs.size(), all.size());
   const Extractor ex(Encoder::load(o.model, o.device), o.extract);
-  const EmbeddingFileWriter writer(ex, o.model, o.format);
+  const EmbeddingFileWriter writer(ex, o.model, o.format, o.loader_threads);
   const FileBatchSummary s = run_batch(
       inputs, o.out_dir, o.overwrite, "extract", "." + o.format, size_t(o.extract.batch),
-      [&](std::vector<FileJob>& jobs) { writer.write(jobs); }, shard_failures_name(shard));
+      [&](std::vector<FileJob>& jobs) { writer.write(jobs); }, shard_failures_name(shard),
+      [&](const std::vector<FileJob>& next) { writer.prefetch(next); });
   write_shard_marker(o.out_dir, shard, all, s);
   if (shard.count == 1 && s.failed == 0)
     std::printf("index: %s\n", merge_shards(all, o.out_dir, "." + o.format, 1).index_path.c_str());
@@ -91,14 +92,24 @@ void add_extract_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--batch", o->extract.batch,
                   "Windows (of one long file, or short files together) per forward pass; padded\n"
-                  "items give the same result as one by one")
+                  "items give the same result as one by one. Files are grouped by length (from\n"
+                  "their headers) so that a batch holds files of similar duration")
       ->capture_default_str();
+  cmd->add_option("--loader-threads", o->loader_threads,
+                  "Threads decoding and resampling the next batch's files while the model runs\n"
+                  "(0 = in the model's thread). Default: 2 on CUDA; on the CPU one per core that\n"
+                  "--threads leaves free, at most 2 (none when the model uses every core)")
+      ->check(CLI::Range(0, 64));
   add_enum_option(cmd, "--precision", o->extract.precision,
                   "fp32; bf16: matrix products in bfloat16 with float32 accumulation, norms,\n"
                   "softmax and features in float32 (faster on CPUs with AVX-512 BF16 / AMX, and\n"
                   "on GPUs); fp16: likewise in float16, CUDA only; int8 (CPU): the transformer's\n"
                   "linear layers in int8 (dynamic activation quantisation), the rest as bf16.\n"
                   "Recorded in the sidecar");
+  add_enum_option(cmd, "--resample", o->extract.resample,
+                  "Resampler of files not at the model's rate: soxr-hq (libsoxr, librosa.load's\n"
+                  "default) or libsamplerate's best, medium, fastest, zoh, linear (best is ~40x\n"
+                  "slower than soxr-hq). Recorded in the sidecar");
   add_threads_option(cmd, " for the model");
   cmd->add_option("--format", o->format,
                   "npy, or safetensors (tensor \"embeddings\", sidecar JSON in the metadata)")

@@ -7,7 +7,7 @@
 namespace musefm {
 
 MUSEFM_CONFIG_FIELDS(ExtractConfig, "ExtractConfig", layers, layer_weights, pool, window_s, hop_s,
-                     batch, precision);
+                     batch, precision, resample);
 
 void ExtractConfig::validate() const {
   const char* w = "ExtractConfig";

@@ -8,11 +8,17 @@
 #include "musefm/extract_files.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "audio/audio_json.h"
+#include "core/task_pool.h"
 #include "io/atomic_file.h"
 #include "io/npy_writer.h"
 #include "musefm/audio.h"
@@ -25,8 +31,11 @@ namespace musefm {
 
 struct EmbeddingFileWriter::Impl {
   Impl(const Extractor& ex, const std::string& model_dir, const std::string& hash,
-       const std::string& format)
-      : ex_(ex), format_(format) {
+       const std::string& format, int loader_threads)
+      : ex_(ex),
+        format_(format),
+        loader_threads_(loader_threads),
+        pool_(std::make_unique<core_detail::TaskPool>(loader_threads)) {
     const EncoderConfig& c = ex.encoder().config();
     base_ = {{"model",
               {{"dir", model_dir}, {"hash", hash}, {"config", nlohmann::json::parse(c.to_json())}}},
@@ -42,6 +51,7 @@ struct EmbeddingFileWriter::Impl {
   AudioLoadOptions audio_options() const {
     AudioLoadOptions opt;
     opt.target_rate = ex_.encoder().config().sample_rate;
+    opt.quality = ex_.config().resample;
     return opt;
   }
 
@@ -107,29 +117,45 @@ struct EmbeddingFileWriter::Impl {
     finish(in, out, result, T, npy.get());
   }
 
-  // Files that fit in one window: decoded whole and encoded together.
-  void batched(std::vector<FileJob>& jobs) const {
-    std::vector<at::Tensor> waves;
-    std::vector<FileJob*> ok;
-    for (auto& j : jobs) {
-      try {
-        const at::Tensor w = waveform_tensor(load_audio(j.input, audio_options()));
-        MUSEFM_CHECK(ex_.encoder().num_frames(w.size(0)) >= 1, "'", j.input, "': ", w.size(0),
-                     " samples are too short for one frame of the model");
-        waves.push_back(w);
-        ok.push_back(&j);
-      } catch (const Error& e) {
-        j.error = e.what();
-      }
+  // The whole waveform of a file that fits one window; an undefined tensor for a longer one.
+  at::Tensor load_short(const std::string& in) const {
+    if (!fits_one_window(in)) return {};
+    const at::Tensor w = waveform_tensor(load_audio(in, audio_options()));
+    MUSEFM_CHECK(ex_.encoder().num_frames(w.size(0)) >= 1, "'", in, "': ", w.size(0),
+                 " samples are too short for one frame of the model");
+    return w;
+  }
+
+  // load_short(), from the loader threads when prefetch() asked for it.
+  at::Tensor take(const std::string& in) const {
+    std::shared_future<at::Tensor> f;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      const auto it = ahead_.find(in);
+      if (it == ahead_.end()) return load_short(in);
+      f = it->second;
+      ahead_.erase(it);
     }
+    return f.get();  // rethrows the loader's error
+  }
+
+  void prefetch(const std::vector<FileJob>& jobs) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& j : jobs)
+      if (!ahead_.count(j.input))
+        ahead_.emplace(j.input, pool_->submit([this, in = j.input] { return load_short(in); }));
+  }
+
+  // Files that fit in one window: decoded whole and encoded together.
+  void batched(std::vector<FileJob>& jobs, std::vector<at::Tensor>& waves) const {
     if (waves.empty()) return;
     const std::vector<at::Tensor> results = ex_.extract(waves);
-    for (size_t i = 0; i < ok.size(); ++i) {
+    for (size_t i = 0; i < jobs.size(); ++i) {
       try {
-        finish(ok[i]->input, ok[i]->output, results[i].to(at::kCPU).contiguous(),
+        finish(jobs[i].input, jobs[i].output, results[i].to(at::kCPU).contiguous(),
                ex_.encoder().num_frames(waves[i].size(0)), nullptr);
       } catch (const Error& e) {
-        ok[i]->error = e.what();
+        jobs[i].error = e.what();
       }
     }
   }
@@ -160,23 +186,43 @@ struct EmbeddingFileWriter::Impl {
   const Extractor& ex_;
   std::string format_;
   nlohmann::json base_;
+  int loader_threads_;
+  mutable std::mutex mu_;
+  mutable std::map<std::string, std::shared_future<at::Tensor>> ahead_;  // prefetched inputs
+  std::unique_ptr<core_detail::TaskPool> pool_;  // last: stops before what its tasks read
 };
 
 EmbeddingFileWriter::EmbeddingFileWriter(const Extractor& ex, const std::string& model_dir,
-                                         const std::string& format) {
+                                         const std::string& format, int loader_threads) {
+  MUSEFM_CHECK(loader_threads >= kAutoLoaderThreads && loader_threads <= 64,
+               "extract: loader threads ", loader_threads, " is not in [0, 64] (or -1 = auto)");
+  if (loader_threads == kAutoLoaderThreads) {
+    const int cores = int(std::thread::hardware_concurrency());
+    loader_threads =
+        ex.encoder().device() != "cpu" ? 2 : std::clamp(cores - at::get_num_threads(), 0, 2);
+  }
   MUSEFM_CHECK(format == "npy" || format == "safetensors", "extract: format '", format,
                "' is not npy or safetensors");
   const std::string hash =
       file_checksum((std::filesystem::path(model_dir) / "model.safetensors").string());
-  impl_ = std::make_shared<const Impl>(ex, model_dir, hash, format);
+  impl_ = std::make_shared<const Impl>(ex, model_dir, hash, format, loader_threads);
+}
+
+int EmbeddingFileWriter::loader_threads() const { return impl_->loader_threads_; }
+
+void EmbeddingFileWriter::prefetch(const std::vector<FileJob>& jobs) const {
+  impl_->prefetch(jobs);
 }
 
 void EmbeddingFileWriter::write(std::vector<FileJob>& jobs) const {
   std::vector<FileJob> short_ones;
+  std::vector<at::Tensor> waves;
   for (auto& j : jobs) {
     try {
-      if (impl_->fits_one_window(j.input)) {
+      at::Tensor w = impl_->take(j.input);
+      if (w.defined()) {
         short_ones.push_back(j);
+        waves.push_back(std::move(w));
       } else {
         impl_->stream(j.input, j.output);
       }
@@ -184,7 +230,7 @@ void EmbeddingFileWriter::write(std::vector<FileJob>& jobs) const {
       j.error = e.what();
     }
   }
-  impl_->batched(short_ones);
+  impl_->batched(short_ones, waves);
   for (const auto& s : short_ones)
     for (auto& j : jobs)
       if (j.input == s.input) j.error = s.error;

@@ -65,21 +65,61 @@ std::vector<FileInput> collect_inputs(const std::vector<std::string>& args) {
   return out;
 }
 
+namespace {
+// Orders each run of `group` * kBucketGroups jobs by the duration in their headers (unreadable
+// ones first: they fail fast), keeping the input order among equal lengths.
+void bucket_by_length(std::vector<FileJob>& jobs, size_t group) {
+  if (group <= 1) return;
+  std::vector<std::pair<double, FileJob>> keyed;
+  for (auto& j : jobs) {
+    double d = -1;
+    try {
+      d = probe_audio(j.input).duration_s();
+    } catch (const Error&) {  // reported when it is processed
+    }
+    keyed.emplace_back(d, std::move(j));
+  }
+  const size_t run = group * kBucketGroups;
+  for (size_t b = 0; b < keyed.size(); b += run)
+    std::stable_sort(keyed.begin() + long(b), keyed.begin() + long(std::min(b + run, keyed.size())),
+                     [](const auto& x, const auto& y) { return x.first < y.first; });
+  for (size_t k = 0; k < jobs.size(); ++k) jobs[k] = std::move(keyed[k].second);
+}
+}  // namespace
+
 FileBatchSummary run_file_batch(const std::vector<FileInput>& inputs, const std::string& out_dir,
                                 bool overwrite, const std::string& label,
                                 const std::string& extension, size_t group,
                                 const std::function<void(std::vector<FileJob>&)>& process,
-                                const ProgressCallbacks& progress,
-                                const std::string& failures_name) {
+                                const ProgressCallbacks& progress, const std::string& failures_name,
+                                const std::function<void(const std::vector<FileJob>&)>& prefetch) {
   const auto start = std::chrono::steady_clock::now();
   fs::create_directories(out_dir);
   FileBatchSummary s;
   s.failures_path = (fs::path(out_dir) / failures_name).string();
   std::ofstream failures;
   progress.on_begin(label, int64_t(inputs.size()));
-  std::vector<FileJob> pending;
-  const auto run_pending = [&] {
-    if (pending.empty()) return;
+  std::vector<FileJob> todo;
+  for (const auto& in : inputs) {
+    const std::string out = (fs::path(out_dir) / in.key).string() + extension;
+    if (!overwrite && fs::exists(out) && fs::exists(sidecar_path(out))) {
+      ++s.skipped;  // resume: finished earlier
+      progress.on_step(1, fs::path(in.path).filename().string());
+      continue;
+    }
+    std::error_code ec;
+    fs::create_directories(fs::path(out).parent_path(), ec);
+    todo.push_back({in.path, out, ""});
+  }
+  group = std::max<size_t>(group, 1);
+  bucket_by_length(todo, group);
+  const auto group_at = [&](size_t b) {
+    return std::vector<FileJob>(todo.begin() + long(b),
+                                todo.begin() + long(std::min(b + group, todo.size())));
+  };
+  for (size_t b = 0; b < todo.size(); b += group) {
+    std::vector<FileJob> pending = group_at(b);
+    if (prefetch && b + group < todo.size()) prefetch(group_at(b + group));
     try {
       process(pending);
     } catch (const Error& e) {
@@ -102,21 +142,7 @@ FileBatchSummary run_file_batch(const std::vector<FileInput>& inputs, const std:
       }
       progress.on_step(1, fs::path(j.input).filename().string());
     }
-    pending.clear();
-  };
-  for (const auto& in : inputs) {
-    const std::string out = (fs::path(out_dir) / in.key).string() + extension;
-    if (!overwrite && fs::exists(out) && fs::exists(sidecar_path(out))) {
-      ++s.skipped;  // resume: finished earlier
-      progress.on_step(1, fs::path(in.path).filename().string());
-      continue;
-    }
-    std::error_code ec;
-    fs::create_directories(fs::path(out).parent_path(), ec);
-    pending.push_back({in.path, out, ""});
-    if (pending.size() >= std::max<size_t>(group, 1)) run_pending();
   }
-  run_pending();
   progress.on_end();
   s.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return s;

@@ -56,6 +56,8 @@ Encoder Encoder::load(const std::string& model_dir, const std::string& device) {
                       device, files.weights);
 }
 
+std::string Encoder::device() const { return impl_->device.str(); }
+
 Encoder Encoder::load_default(const std::string& device) {
   return load(default_model_dir(), device);
 }

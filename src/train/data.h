@@ -4,18 +4,16 @@
 
 #include <ATen/core/Tensor.h>
 
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
-#include <functional>
 #include <future>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "core/task_pool.h"
 #include "musefm/distributed.h"
 #include "musefm/manifest.h"
 #include "musefm/train.h"
@@ -145,12 +143,7 @@ class Loader {
   int64_t planned_ = 0;                ///< micro-batches planned so far (position in updates)
   std::shared_ptr<AudioCache> cache_;
   std::deque<Entry> queue_;
-  // worker pool
-  std::vector<std::thread> threads_;
-  std::deque<std::function<void()>> tasks_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
+  std::unique_ptr<core_detail::TaskPool> pool_;  // last: its queued loads go first
 };
 
 /// HuBERT span mask over `frames` (fairseq compute_mask_indices, static lengths, overlaps

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <list>
+#include <mutex>
 #include <random>
 #include <unordered_map>
 
@@ -67,31 +68,10 @@ Loader::Loader(const PretrainConfig& c, const Split& split, const BatchPlanner& 
       ahead_epoch_(epoch),
       ahead_index_(index),
       cache_(std::make_shared<AudioCache>(c.model.sample_rate, c.data.audio_cache_mb << 20)) {
-  for (int t = 0; t < c.data.loader_threads; ++t)
-    threads_.emplace_back([this] {
-      for (;;) {
-        std::function<void()> task;
-        {
-          std::unique_lock<std::mutex> lock(mu_);
-          cv_.wait(lock, [this] { return stop_ || !tasks_.empty(); });
-          if (stop_ && tasks_.empty()) return;
-          task = std::move(tasks_.front());
-          tasks_.pop_front();
-        }
-        task();
-      }
-    });
+  pool_ = std::make_unique<core_detail::TaskPool>(c.data.loader_threads);
 }
 
-Loader::~Loader() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-    tasks_.clear();  // queued loads of an abandoned loader are dropped
-  }
-  cv_.notify_all();
-  for (auto& t : threads_) t.join();
-}
+Loader::~Loader() = default;  // the pool drops queued loads of an abandoned loader
 
 void Loader::advance(int64_t& epoch, int64_t& index) const {
   if (++index >= int64_t(planner_.epoch(epoch).size())) {
@@ -113,14 +93,7 @@ void Loader::fill() {
     e.plan = planner_.plan(ahead_epoch_, ahead_index_);
     e.mine = planned_ % per_update_ % world_ == rank_;
     if (e.mine) {
-      auto task =
-          std::make_shared<std::packaged_task<Batch()>>([this, mb = e.plan] { return load(mb); });
-      e.batch = task->get_future();
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        tasks_.emplace_back([task] { (*task)(); });
-      }
-      cv_.notify_one();
+      e.batch = pool_->submit([this, mb = e.plan] { return load(mb); });
     }
     queue_.push_back(std::move(e));
     ++planned_;
