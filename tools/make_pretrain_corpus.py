@@ -15,6 +15,10 @@ General-MIDI program (all melodic families), transposed by -5..+6 semitones, pla
 tempo, with a generated drum part in some of them, rendered by fluidsynth with ONE soundfont
 (--soundfont, FluidR3_GM by default). The probe suite's held-out soundfont (TimGM6mb) must not
 be used here: its timbres are what the unseen-timbre probe split tests.
+Note studies (--note-studies N): one GM program per study (round-robin over the probe suite's
+melodic families), single notes and short phrases at drawn pitches (in the program's range),
+velocities and lengths, with silence between them so that attacks and decays are heard alone;
+rendered with --notes-soundfont (MuseScore General Lite), which neither probe split uses.
 Near-silent segments (RMS < 1e-3) are dropped. Output depends only on the options and the
 package versions; a rerun keeps finished files (sources.jsonl lists every segment's origin
 and licence). Needs: apt-get, dpkg-deb, sox, opusdec, fluidsynth; numpy, soundfile, music21.
@@ -37,11 +41,16 @@ import soundfile as sf
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_midi import vlq  # noqa: E402
+from make_probe_data import FAMILIES, program_range  # noqa: E402  (the suite's GM families)
 
 PROG = "make_pretrain_corpus.py"
 SR = 24000
 SILENT_RMS = 1e-3
 DEFAULT_SF = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
+# Note studies use a third soundfont: neither the probe suite's soundfont (FluidR3_GM, whose
+# single notes the family and pitch probes test) nor its held-out one (TimGM6mb).
+NOTES_SF = "/usr/share/sounds/sf3/MuseScore_General_Lite.sf3"
+NOTE_PROGRAMS = [p for ps in FAMILIES.values() for p in ps]
 HELDOUT_SF = "TimGM6mb"
 # Debian packages of recorded music and the licences their copyright files state.
 PACKAGES = {
@@ -263,17 +272,48 @@ def render_midi(rng, parts, seconds_cap):
             a = int(t * TICKS_PER_QN)
             ev.append((a, 3, bytes([0x99, drum, v])))
             ev.append((a + TICKS_PER_QN // 4, 2, bytes([0x89, drum, 0])))
-    end = int(qn_total * TICKS_PER_QN) + 2 * TICKS_PER_QN
+    mid = midi_bytes(ev, int(qn_total * TICKS_PER_QN) + 2 * TICKS_PER_QN)
+    desc = {"bpm": round(bpm, 1), "transpose": shift, "programs": programs, "drum_kit": kit}
+    return mid, desc
+
+
+def midi_bytes(ev, end):
+    """A one-track MIDI file from (tick, order, message) events ending at tick `end`."""
     body, last = bytearray(), 0
     for tick, _, msg in sorted(ev, key=lambda e: (e[0], e[1])):
         body += vlq(tick - last) + msg
         last = tick
     body += vlq(end - last) + b"\xff\x2f\x00"
-    mid = (b"MThd" + (6).to_bytes(4, "big") + (0).to_bytes(2, "big") + (1).to_bytes(2, "big")
-           + TICKS_PER_QN.to_bytes(2, "big") + b"MTrk" + len(body).to_bytes(4, "big")
-           + bytes(body))
-    desc = {"bpm": round(bpm, 1), "transpose": shift, "programs": programs, "drum_kit": kit}
-    return mid, desc
+    return (b"MThd" + (6).to_bytes(4, "big") + (0).to_bytes(2, "big") + (1).to_bytes(2, "big")
+            + TICKS_PER_QN.to_bytes(2, "big") + b"MTrk" + len(body).to_bytes(4, "big")
+            + bytes(body))
+
+
+def note_study(rng, program, seconds):
+    """MIDI bytes of one note study (120 bpm: a quarter note is 0.5 s) + its description."""
+    lo, hi = program_range(program)
+    tick = lambda t: int(t * 2 * TICKS_PER_QN)  # noqa: E731
+    ev = [(0, 0, b"\xff\x51\x03" + (500000).to_bytes(3, "big")), (0, 1, bytes([0xC0, program]))]
+    t, n = 0.2, 0
+    while t < seconds - 2.5:
+        if rng.random() < 0.7:  # one note, heard alone
+            notes = [(rng.randint(lo, hi), rng.uniform(0.15, 2.5))]
+        else:  # a short phrase: steps or an arpeggio
+            p, step = rng.randint(lo, hi), rng.choice([1, 2, 3, 4, 5, 7])
+            notes = []
+            for _ in range(rng.randint(3, 8)):
+                notes.append((p, rng.uniform(0.1, 0.5)))
+                p += step * rng.choice([-1, 1])
+                p = min(hi, max(lo, p))
+        vel = rng.randint(30, 127)
+        for pitch, dur in notes:
+            v = max(1, min(127, vel + rng.randint(-10, 10)))
+            ev.append((tick(t), 3, bytes([0x90, pitch, v])))
+            ev.append((tick(t + dur), 2, bytes([0x80, pitch, 0])))
+            t += dur
+            n += 1
+        t += rng.uniform(0.3, 1.5)  # the release, then silence
+    return midi_bytes(ev, tick(seconds)), {"program": program, "notes": n}
 
 
 def fluid(mid_path, font, gain, tmpdir):
@@ -289,7 +329,7 @@ def fluid(mid_path, font, gain, tmpdir):
 def render_job(job):
     """One rendition (worker process): parse, write MIDI, render, segment -> rows."""
     idx, src, kind, licence, opt = job
-    tid = f"render_{idx:04d}"
+    tid = f"{'notes' if kind == 'notes' else 'render'}_{idx:04d}"
     done = sorted(glob.glob(os.path.join(opt["audio_dir"], f"{tid}_*.wav")))
     meta_path = os.path.join(opt["audio_dir"], f"{tid}.json")
     if done and os.path.exists(meta_path):
@@ -300,7 +340,14 @@ def render_job(job):
     rng = random.Random(f"{opt['seed']}/render/{idx}")
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            if kind == "music21":
+            font = opt.get("soundfont")
+            if kind == "notes":
+                mid, desc = note_study(rng, src, opt["note_study_s"])
+                font = opt["notes_soundfont"]
+                mid_path = os.path.join(tmp, "study.mid")
+                with open(mid_path, "wb") as f:
+                    f.write(mid)
+            elif kind == "music21":
                 parts = piece_notes(src)
                 if not parts:
                     return []
@@ -310,15 +357,18 @@ def render_job(job):
                     f.write(mid)
             else:  # a MIDI file rendered as written
                 mid_path, desc = src, {"as_written": True}
-            wave = fluid(mid_path, opt["soundfont"], opt["gain"], tmp)[: int(opt["max_render_s"] * SR)]
+            cap = opt["note_study_s"] if kind == "notes" else opt["max_render_s"]
+            wave = fluid(mid_path, font, opt["gain"], tmp)[: int(cap * SR)]
         except Exception as e:  # noqa: BLE001  (music21 raises many kinds on odd files)
             print(f"{PROG}: {src}: left out ({type(e).__name__}: {str(e)[:120]})", file=sys.stderr)
             return []
         peak = float(np.max(np.abs(wave))) if len(wave) else 0.0
         if peak > 0.95:  # keep clear of clipping, keep the level otherwise
             wave = wave * (0.95 / peak)
-        desc.update({"source": os.path.relpath(src, opt["src_root"]) if kind == "music21"
-                     else os.path.basename(src), "soundfont": os.path.basename(opt["soundfont"])})
+        source = {"music21": lambda: os.path.relpath(src, opt["src_root"]),
+                  "notes": lambda: f"note study, GM program {src}",
+                  "midi": lambda: os.path.basename(src)}[kind]()
+        desc.update({"source": source, "soundfont": os.path.basename(font)})
         names = segment_and_write(wave, opt["audio_dir"], tid, opt["segment"], opt["min_segment"])
         with open(meta_path + ".tmp", "w") as f:
             json.dump(desc, f)
@@ -382,13 +432,41 @@ def renders(opt, audio_dir):
         jobs.append((len(midi_files) + k, order[k % len(order)], "music21",
                      "music21 corpus (public domain scores; see music21's corpus licence notes)",
                      common))
+    return run_jobs(opt, jobs, "renders")
+
+
+def run_jobs(opt, jobs, what):
     rows = []
     with ProcessPoolExecutor(opt.jobs) as pool:
         for k, r in enumerate(pool.map(render_job, jobs, chunksize=4)):
             rows += r
             if (k + 1) % 50 == 0:
-                print(f"renders: {k + 1}/{len(jobs)}", file=sys.stderr)
+                print(f"{what}: {k + 1}/{len(jobs)}", file=sys.stderr)
     return rows
+
+
+def note_studies(opt, audio_dir):
+    if opt.note_studies <= 0:
+        return []
+    for font in (opt.notes_soundfont,):
+        name = os.path.basename(font).lower()
+        if HELDOUT_SF.lower() in name or os.path.basename(DEFAULT_SF).lower() in name:
+            fail(f"--notes-soundfont {font}: the probe suite renders its notes with that "
+                 "soundfont; note studies need a third one")
+        if not os.path.isfile(font):
+            fail(f"soundfont '{font}' not found (apt-get install musescore-general-soundfont-small)")
+    common = {"seed": opt.seed, "audio_dir": audio_dir, "notes_soundfont": opt.notes_soundfont,
+              "gain": opt.gain, "segment": opt.segment, "min_segment": opt.min_segment,
+              "note_study_s": opt.note_study_s}
+    rng = random.Random(f"{opt.seed}/note-programs")
+    order = []
+    while len(order) < opt.note_studies:
+        block = list(NOTE_PROGRAMS)
+        rng.shuffle(block)
+        order += block
+    jobs = [(i, order[i], "notes", "generated (musefm); MuseScore General soundfont, MIT", common)
+            for i in range(opt.note_studies)]
+    return run_jobs(opt, jobs, "note studies")
 
 
 def write_manifests(opt, rows, audio_dir):
@@ -422,6 +500,11 @@ def main():
                     help="rendered pieces (the MIDI package's files, then music21 pieces)")
     ap.add_argument("--max-render-s", type=float, default=120.0, help="cap per rendition")
     ap.add_argument("--soundfont", default=DEFAULT_SF)
+    ap.add_argument("--note-studies", type=int, default=0,
+                    help="note studies (single notes and phrases of one program each)")
+    ap.add_argument("--note-study-s", type=float, default=60.0, help="length of a note study (s)")
+    ap.add_argument("--notes-soundfont", default=NOTES_SF,
+                    help="soundfont of the note studies (not one the probe suite uses)")
     ap.add_argument("--gain", type=float, default=0.5, help="fluidsynth -g")
     ap.add_argument("--segment", type=float, default=30.0, help="segment length (s)")
     ap.add_argument("--min-segment", type=float, default=5.0, help="shorter tails are dropped")
@@ -439,7 +522,7 @@ def main():
         need(tool)
     audio_dir = os.path.join(opt.out, "audio")
     os.makedirs(audio_dir, exist_ok=True)
-    rows = recorded(opt, audio_dir) + renders(opt, audio_dir)
+    rows = recorded(opt, audio_dir) + renders(opt, audio_dir) + note_studies(opt, audio_dir)
     if not rows:
         fail("no audio: every source was left out")
     write_manifests(opt, rows, audio_dir)
