@@ -1,6 +1,7 @@
 // Attention dispatcher: the three implementations of kernels/attention.h and the autograd
 // function of the fused CPU kernel (forward saves lse; backward = dK/dV pass + dQ pass).
 #include "attention.h"
+#include "nearest.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -285,6 +286,41 @@ std::vector<std::string> available_cpu_isas() {
   for (const char* isa : {"avx512bf16", "avx512", "avx2", "portable"})
     if (cpu_has(isa)) out.push_back(isa);
   return out;
+}
+
+}  // namespace musefm::kernels
+
+// ---- k-means assignment (kernels/nearest.h) on the same instruction set -------------------
+namespace musefm::kernels {
+
+std::pair<at::Tensor, at::Tensor> nearest_centroids(const at::Tensor& x,
+                                                    const at::Tensor& centroids) {
+  MUSEFM_CHECK(x.dim() == 2 && centroids.dim() == 2 && x.size(1) == centroids.size(1),
+               "nearest_centroids: rows [n, D] and centroids [K, D] expected, got ", x.sizes(),
+               " and ", centroids.sizes());
+  MUSEFM_CHECK(x.device().is_cpu() && centroids.device().is_cpu() &&
+                   x.scalar_type() == at::kFloat && centroids.scalar_type() == at::kFloat &&
+                   x.is_contiguous(),
+               "nearest_centroids: float32 CPU tensors expected (rows contiguous)");
+  const int64_t n = x.size(0), D = x.size(1), K = centroids.size(0);
+  const int64_t Kp = (K + cpu::kNearestPad - 1) / cpu::kNearestPad * cpu::kNearestPad;
+  const at::Tensor cT = at::zeros({D, Kp}, x.options());
+  cT.narrow(1, 0, K).copy_(centroids.t());
+  const at::Tensor cn = at::full({Kp}, std::numeric_limits<float>::infinity(), x.options());
+  cn.narrow(0, 0, K).copy_(centroids.square().sum(1));
+  at::Tensor idx = at::empty({n}, x.options().dtype(at::kLong)), d2 = at::empty({n}, x.options());
+  if (n == 0 || K == 0) return {idx, d2};
+  cpu::NearestProblem p;
+  p.x = x.data_ptr<float>();
+  p.D = D;
+  p.cT = cT.data_ptr<float>();
+  p.cn = cn.data_ptr<float>();
+  p.Kp = Kp;
+  p.idx = idx.data_ptr<int64_t>();
+  p.d2 = d2.data_ptr<float>();
+  const auto* k = active().load();
+  at::parallel_for(0, n, 256, [&](int64_t b, int64_t e) { k->nearest(p, b, e); });
+  return {idx, d2};
 }
 
 }  // namespace musefm::kernels

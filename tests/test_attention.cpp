@@ -7,6 +7,7 @@
 #include "attention.h"
 #include "cpu/flash_problem.h"
 #include "musefm/error.h"
+#include "nearest.h"
 #include "support/test_support.h"
 
 namespace musefm::kernels {
@@ -159,6 +160,39 @@ TEST_P(FusedIsa, DropoutUsesOneRegeneratedMaskInForwardAndBackward) {
   // Another seed drops other probabilities.
   at::manual_seed(10);
   EXPECT_GT(rel_err(attention(x.q, x.k, x.v, mask, 0, p), ref.detach()), 1e-3);
+}
+
+// The k-means assignment kernel (kernels/nearest.h) on this instruction set against distance
+// GEMMs in float64: same nearest centroid wherever the two best are not within rounding of each
+// other, the first index on exact ties, distances to float rounding; K not a multiple of the
+// vector width, odd D, a row count that leaves a partial row block.
+TEST_P(FusedIsa, NearestCentroidMatchesFloat64ArgMin) {
+  at::manual_seed(3);
+  for (int64_t K : {1, 7, 16, 100, 500}) {
+    const int64_t n = 1003, D = 39;
+    const at::Tensor x = at::randn({n, D}), c = at::randn({K, D});
+    const auto [idx, d2] = nearest_centroids(x, c);
+    const at::Tensor ref = at::cdist(x.to(at::kDouble), c.to(at::kDouble)).square();  // [n, K]
+    const auto [ref_d2, ref_idx] = ref.min(1);
+    if (K == 1) {
+      EXPECT_TRUE(idx.eq(0).all().item<bool>());
+    } else {
+      const at::Tensor second = std::get<0>(ref.topk(2, 1, false)).select(1, 1);
+      const at::Tensor clear = (second - ref_d2) > 1e-3 * ref_d2.clamp_min(1);
+      EXPECT_TRUE(idx.eq(ref_idx).logical_or(clear.logical_not()).all().item<bool>()) << "K " << K;
+      EXPECT_GT(clear.sum().item<int64_t>(), n / 2) << "K " << K;  // most rows decide
+    }
+    EXPECT_LE((d2.to(at::kDouble) - ref_d2).abs().max().item<double>(),
+              1e-4 * ref_d2.max().item<double>())
+        << "K " << K;
+  }
+  // Exact ties (duplicated centroids): the first index, as torch's min.
+  const at::Tensor c = at::randn({5, 8}).repeat({3, 1});  // rows k, k + 5, k + 10 equal
+  const at::Tensor x = at::randn({40, 8});
+  const auto [idx, d2] = nearest_centroids(x, c);
+  EXPECT_TRUE(idx.lt(5).all().item<bool>());
+  EXPECT_TRUE(idx.eq(at::cdist(x, c.narrow(0, 0, 5)).argmin(1)).all().item<bool>());
+  EXPECT_TRUE(d2.ge(0).all().item<bool>());
 }
 
 INSTANTIATE_TEST_SUITE_P(Cpu, FusedIsa, ::testing::ValuesIn(available_cpu_isas()));

@@ -37,15 +37,22 @@ namespace musefm {
 // ---- k-means -------------------------------------------------------------------------------
 
 struct KMeansConfig {
+  // Defaults: one greedy k-means++ on 40 k (at least 20,000) sampled rows, Lloyd iterations on
+  // 256 k sampled rows, then Lloyd passes over all rows until one gains less than 0.1 %; no
+  // mini-batches (benchmarks/RESULTS.md, k-means: on 1M x 39 rows, K = 500, within 1 % of
+  // scikit-learn's fairseq recipe and as fast as faiss). max_epochs > 0 adds mini-batches
+  // (scikit-learn's MiniBatchKMeans updates) between the two Lloyd stages.
   int k = 100;                  ///< clusters
   int64_t batch_size = 10000;   ///< rows per mini-batch (over all ranks)
-  int max_epochs = 100;         ///< mini-batch passes over the data, at most
+  int max_epochs = 0;           ///< mini-batch passes over the data, at most
   int max_no_improvement = 10;  ///< stop after this many batches without a better smoothed
                                 ///< batch inertia (0 = run all epochs)
+  int sample_iterations = 20;   ///< Lloyd iterations on a sample, before the mini-batches
+  int64_t sample_size = 0;      ///< rows of that sample (0 = 256 * k, faiss's default)
   int refine_iterations = 20;   ///< full-batch (Lloyd) iterations after the mini-batches
-  double refine_tol = 1e-4;     ///< stop refining when inertia improves by less (relative)
-  int64_t init_size = 0;        ///< rows sampled for k-means++ (0 = max(3 * batch, 3 * k))
-  int n_init = 3;               ///< k-means++ runs on that sample; lowest inertia wins
+  double refine_tol = 1e-3;     ///< stop (sample and full) Lloyd when inertia improves by less
+  int64_t init_size = 0;        ///< rows sampled for k-means++ (0 = max(40 * k, 20000))
+  int n_init = 1;               ///< k-means++ runs on that sample; lowest inertia wins
   uint64_t seed = 0;            ///< every random choice derives from it
 
   void validate() const;
@@ -57,13 +64,14 @@ struct KMeansConfig {
 struct KMeansReport {
   int64_t rows = 0;  ///< over all ranks
   int64_t minibatch_steps = 0;
+  int sample_iterations = 0;
   int refine_iterations = 0;
   int reseeded_clusters = 0;    ///< empty clusters moved to far points during refinement
   double inertia = 0;           ///< sum of squared distances to the nearest centroid
   std::vector<double> history;  ///< inertia after init, after mini-batches, per refinement
 };
 
-/// Progress callback: (phase "init" | "minibatch" | "refine", step, total steps).
+/// Progress callback: (phase "init" | "sample" | "minibatch" | "refine", step, total steps).
 using KMeansProgress = std::function<void(const std::string&, int64_t, int64_t)>;
 
 class KMeans {

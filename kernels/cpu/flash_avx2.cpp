@@ -15,11 +15,13 @@ namespace avx2 {
 #include "cpu/vec_avx2.h"
 
 #include "cpu/flash_kernel.h"
+#include "cpu/nearest_kernel.h"
 }  // namespace avx2
 
 const FlashKernels& kernels_avx2() {
   static const FlashKernels k{"avx2",        avx2::pack_keys,     avx2::pack_queries,
-                              avx2::forward, avx2::backward_dkdv, avx2::backward_dq};
+                              avx2::forward, avx2::backward_dkdv, avx2::backward_dq,
+                              avx2::nearest};
   return k;
 }
 

@@ -15,11 +15,13 @@ namespace avx512 {
 #include "cpu/vec_avx512.h"
 
 #include "cpu/flash_kernel.h"
+#include "cpu/nearest_kernel.h"
 }  // namespace avx512
 
 const FlashKernels& kernels_avx512() {
   static const FlashKernels k{"avx512",        avx512::pack_keys,     avx512::pack_queries,
-                              avx512::forward, avx512::backward_dkdv, avx512::backward_dq};
+                              avx512::forward, avx512::backward_dkdv, avx512::backward_dq,
+                              avx512::nearest};
   return k;
 }
 

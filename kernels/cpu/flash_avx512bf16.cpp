@@ -17,6 +17,8 @@ namespace avx512bf16 {
 #include "cpu/flash_kernel.h"
 
 #include "cpu/flash_bf16dp.h"
+
+#include "cpu/nearest_kernel.h"
 }  // namespace avx512bf16
 
 const FlashKernels& kernels_avx512bf16() {
@@ -25,7 +27,8 @@ const FlashKernels& kernels_avx512bf16() {
                               avx512bf16::pack_queries,
                               avx512bf16::dp_or_forward,
                               avx512bf16::backward_dkdv,
-                              avx512bf16::backward_dq};
+                              avx512bf16::backward_dq,
+                              avx512bf16::nearest};
   return k;
 }
 

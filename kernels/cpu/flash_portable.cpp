@@ -14,11 +14,13 @@ namespace portable {
 #include "cpu/vec_portable.h"
 
 #include "cpu/flash_kernel.h"
+#include "cpu/nearest_kernel.h"
 }  // namespace portable
 
 const FlashKernels& kernels_portable() {
   static const FlashKernels k{"portable",        portable::pack_keys,     portable::pack_queries,
-                              portable::forward, portable::backward_dkdv, portable::backward_dq};
+                              portable::forward, portable::backward_dkdv, portable::backward_dq,
+                              portable::nearest};
   return k;
 }
 

@@ -56,6 +56,21 @@ static inline int64_t q_floats(const FlashProblem& p) {
   return p.B * p.H * query_blocks(p) * q_block_floats(p);
 }
 
+/// k-means assignment: for rows x [n, D] (row-major) and centroids given transposed, cT [D, Kp]
+/// with cn [Kp] their squared norms (K padded to a multiple of the vector width: zero columns,
+/// cn = +inf), idx[r] = the nearest centroid (first on ties) and d2[r] its squared distance.
+struct NearestProblem {
+  const float* x = nullptr;
+  int64_t D = 0;
+  const float* cT = nullptr;
+  const float* cn = nullptr;
+  int64_t Kp = 0;
+  int64_t* idx = nullptr;
+  float* d2 = nullptr;
+};
+/// Multiple Kp must be padded to (the widest vector of any instruction set).
+constexpr int64_t kNearestPad = 16;
+
 /// One set of kernels per instruction set. Work items: forward and backward_dq over
 /// B*H*query_blocks, backward_dkdv over B*H*key_blocks; [begin, end) may run on any thread.
 /// pack_keys must have run before forward / backward; pack_queries before backward.
@@ -66,6 +81,7 @@ struct FlashKernels {
   void (*forward)(const FlashProblem&, int64_t begin, int64_t end);
   void (*backward_dkdv)(const FlashProblem&, int64_t begin, int64_t end);
   void (*backward_dq)(const FlashProblem&, int64_t begin, int64_t end);
+  void (*nearest)(const NearestProblem&, int64_t begin, int64_t end);  // rows [begin, end)
 };
 
 const FlashKernels& kernels_avx512bf16();  // AVX-512 + the bf16 inference forward (vdpbf16ps)

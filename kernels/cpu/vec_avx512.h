@@ -15,6 +15,11 @@ static inline Vec vadd(Vec a, Vec b) { return {_mm512_add_ps(a.v, b.v)}; }
 static inline Vec vsub(Vec a, Vec b) { return {_mm512_sub_ps(a.v, b.v)}; }
 static inline Vec vmul(Vec a, Vec b) { return {_mm512_mul_ps(a.v, b.v)}; }
 static inline Vec vmax(Vec a, Vec b) { return {_mm512_max_ps(a.v, b.v)}; }
+static inline Vec vmin(Vec a, Vec b) { return {_mm512_min_ps(a.v, b.v)}; }
+// a < b ? x : y, per lane
+static inline Vec vselect_lt(Vec a, Vec b, Vec x, Vec y) {
+  return {_mm512_mask_blend_ps(_mm512_cmp_ps_mask(a.v, b.v, _CMP_LT_OQ), y.v, x.v)};
+}
 static inline float vsum(Vec a) { return _mm512_reduce_add_ps(a.v); }
 static inline float vhmax(Vec a) { return _mm512_reduce_max_ps(a.v); }
 // exp(x) for x <= 0 (softmax), ~1 ulp in [-87, 0]; below -87 (incl. -inf) exactly 0.

@@ -36,6 +36,15 @@ static inline Vec vmul(Vec a, Vec b) {
   for (int i = 0; i < kW; ++i) a.v[i] *= b.v[i];
   return a;
 }
+static inline Vec vmin(Vec a, Vec b) {
+  for (int i = 0; i < kW; ++i) a.v[i] = b.v[i] < a.v[i] ? b.v[i] : a.v[i];
+  return a;
+}
+// a < b ? x : y, per lane
+static inline Vec vselect_lt(Vec a, Vec b, Vec x, Vec y) {
+  for (int i = 0; i < kW; ++i) y.v[i] = a.v[i] < b.v[i] ? x.v[i] : y.v[i];
+  return y;
+}
 static inline Vec vmax(Vec a, Vec b) {
   for (int i = 0; i < kW; ++i) a.v[i] = a.v[i] > b.v[i] ? a.v[i] : b.v[i];
   return a;

@@ -8,15 +8,19 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <unordered_set>
+#include <vector>
 
 #include "core/config_fields.h"
 #include "musefm/safetensors.h"
 #include "musefm/teachers.h"
+#include "nearest.h"
 
 namespace musefm {
 
 MUSEFM_CONFIG_FIELDS(KMeansConfig, "KMeansConfig", k, batch_size, max_epochs, max_no_improvement,
-                     refine_iterations, refine_tol, init_size, n_init, seed);
+                     sample_iterations, sample_size, refine_iterations, refine_tol, init_size,
+                     n_init, seed);
 
 void KMeansConfig::validate() const {
   const char* w = "KMeansConfig";
@@ -30,6 +34,9 @@ void KMeansConfig::validate() const {
   MUSEFM_CHECK(std::isfinite(refine_tol) && refine_tol >= 0, w,
                ".refine_tol must be finite and >= 0, got ", refine_tol);
   MUSEFM_CHECK(init_size >= 0, w, ".init_size must be >= 0 (0 = automatic), got ", init_size);
+  MUSEFM_CHECK(sample_iterations >= 0, w, ".sample_iterations must be >= 0, got ",
+               sample_iterations);
+  MUSEFM_CHECK(sample_size >= 0, w, ".sample_size must be >= 0 (0 = automatic), got ", sample_size);
   MUSEFM_CHECK(n_init >= 1 && n_init <= 1000, w, ".n_init must be in [1, 1000], got ", n_init);
 }
 
@@ -43,38 +50,23 @@ std::shared_ptr<Collective> or_single(Collective* g) {
   return g ? std::shared_ptr<Collective>(g, [](Collective*) {}) : Collective::single();
 }
 
-// Row-wise minimum and its index of a [n, K] float CPU matrix (first index on ties, as
-// torch's min): a plain scan, several times faster than at::min's generic reduction here.
-std::pair<at::Tensor, at::Tensor> row_min(const at::Tensor& d) {
-  const int64_t n = d.size(0), K = d.size(1);
-  at::Tensor m = at::empty({n}, d.options()), i = at::empty({n}, d.options().dtype(at::kLong));
-  const float* dp = d.data_ptr<float>();
-  float* mp = m.data_ptr<float>();
-  int64_t* ip = i.data_ptr<int64_t>();
-  at::parallel_for(0, n, 512, [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r) {
-      const float* row = dp + r * K;
-      float best = row[0];
-      int64_t arg = 0;
-      for (int64_t k = 1; k < K; ++k)
-        if (row[k] < best) best = row[k], arg = k;
-      mp[r] = best;
-      ip[r] = arg;
-    }
-  });
-  return {m, i};
+// Every value finite: the sum is finite unless a value is not (or it overflows; one pass, no mask);
+// the elementwise test only confirms a non-finite sum.
+bool all_finite(const at::Tensor& x) {
+  if (x.numel() == 0 || std::isfinite(x.sum().item<float>())) return true;
+  return at::isfinite(x).all().item<bool>();
 }
 
-// Nearest centroid and squared distance for every row: ||x||^2 - 2 x.c + ||c||^2.
+// Nearest centroid and squared distance for every row: ||x||^2 - 2 x.c + ||c||^2. On the CPU
+// the fused kernel (kernels/nearest.h); elsewhere distance GEMMs over row chunks.
 std::pair<at::Tensor, at::Tensor> nearest(const at::Tensor& x, const at::Tensor& c) {
+  if (x.device().is_cpu() && x.scalar_type() == at::kFloat && x.is_contiguous())
+    return kernels::nearest_centroids(x, c.to(at::kFloat));
   const at::Tensor cn = c.square().sum(1);
   std::vector<at::Tensor> ids, d2;
   for (int64_t a = 0; a < x.size(0); a += kChunkRows) {
     const at::Tensor xs = x.narrow(0, a, std::min(kChunkRows, x.size(0) - a));
-    const at::Tensor d = at::addmm(cn.unsqueeze(0), xs, c.t(), 1, -2);
-    auto [m, i] = d.device().is_cpu() && d.scalar_type() == at::kFloat && d.is_contiguous()
-                      ? row_min(d)
-                      : d.min(1);
+    auto [m, i] = at::addmm(cn.unsqueeze(0), xs, c.t(), 1, -2).min(1);
     ids.push_back(i);
     d2.push_back((m + xs.square().sum(1)).clamp_min(0));
   }
@@ -89,15 +81,46 @@ struct Accumulated {
 };
 Accumulated accumulate(const at::Tensor& x, const at::Tensor& c) {
   const auto dopt = x.options().dtype(at::kDouble);
-  Accumulated a{at::zeros({c.size(0), c.size(1)}, dopt), at::zeros({c.size(0)}, dopt),
-                at::zeros({1}, dopt)};
-  for (int64_t s = 0; s < x.size(0); s += kChunkRows) {
-    const at::Tensor xs = x.narrow(0, s, std::min(kChunkRows, x.size(0) - s));
-    const auto [ids, d2] = nearest(xs, c);
-    a.sums.index_add_(0, ids, xs.to(at::kDouble));
-    a.counts.index_add_(0, ids, at::ones({xs.size(0)}, dopt));
-    a.inertia += d2.sum().to(at::kDouble);
+  const int64_t K = c.size(0), D = c.size(1);
+  Accumulated a{at::zeros({K, D}, dopt), at::zeros({K}, dopt), at::zeros({1}, dopt)};
+  if (!x.device().is_cpu()) {
+    for (int64_t s = 0; s < x.size(0); s += kChunkRows) {
+      const at::Tensor xs = x.narrow(0, s, std::min(kChunkRows, x.size(0) - s));
+      const auto [ids, d2] = nearest(xs, c);
+      a.sums.index_add_(0, ids, xs.to(at::kDouble));
+      a.counts.index_add_(0, ids, at::ones({xs.size(0)}, dopt));
+      a.inertia += d2.sum().to(at::kDouble);
+    }
+    return a;
   }
+  // CPU: one pass of the fused kernel, then float64 sums over at most 16 row blocks, reduced in
+  // a fixed order (the block split depends on the row count only, not on the threads).
+  const at::Tensor xf = x.to(at::kFloat).contiguous();
+  const auto [ids, d2] = nearest(xf, c);
+  const int64_t n = xf.size(0), blocks = std::clamp<int64_t>(n / 16384, 1, 16);
+  const int64_t block = (n + blocks - 1) / blocks;
+  at::Tensor part = at::zeros({blocks, K * D + K + 1}, dopt);
+  const float* xp = xf.data_ptr<float>();
+  const int64_t* ip = ids.data_ptr<int64_t>();
+  const float* dp = d2.data_ptr<float>();
+  double* pp = part.data_ptr<double>();
+  at::parallel_for(0, blocks, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      double* sums = pp + b * (K * D + K + 1);
+      double *counts = sums + K * D, *inertia = counts + K;
+      for (int64_t r = b * block; r < std::min(n, (b + 1) * block); ++r) {
+        double* s = sums + ip[r] * D;
+        const float* row = xp + r * D;
+        for (int64_t d = 0; d < D; ++d) s[d] += row[d];
+        counts[ip[r]] += 1;
+        *inertia += dp[r];
+      }
+    }
+  });
+  const at::Tensor total = part.sum(0);
+  a.sums.copy_(total.narrow(0, 0, K * D).view({K, D}));
+  a.counts.copy_(total.narrow(0, K * D, K));
+  a.inertia.copy_(total.narrow(0, K * D + K, 1));
   return a;
 }
 
@@ -123,6 +146,25 @@ at::Tensor gather_rows(const at::Tensor& x, const at::Tensor& idx, int64_t offse
   return t[0].to(at::kFloat);
 }
 
+// S distinct indices of [0, N) in random order, in O(S) (Floyd's sampling, then a shuffle):
+// a randperm of N costs as much as a Lloyd iteration when N is in the millions.
+at::Tensor random_subset(int64_t N, int64_t S, at::Generator& gen) {
+  const at::Tensor u = at::rand({2 * S}, gen, at::TensorOptions(at::kDouble));
+  const double* up = u.data_ptr<double>();
+  std::unordered_set<int64_t> seen;
+  seen.reserve(size_t(2 * S));
+  std::vector<int64_t> out;
+  out.reserve(size_t(S));
+  for (int64_t j = N - S, i = 0; j < N; ++j, ++i) {
+    const int64_t t = std::min(j, int64_t(up[i] * double(j + 1)));
+    out.push_back(seen.insert(t).second ? t : j);
+    if (out.back() == j) seen.insert(j);
+  }
+  for (int64_t i = S - 1; i > 0; --i)  // Fisher-Yates
+    std::swap(out[size_t(i)], out[size_t(std::min(i, int64_t(up[S + i] * double(i + 1))))]);
+  return at::tensor(out, at::kLong);
+}
+
 // Greedy k-means++ (as scikit-learn: 2 + ln k candidates per step, the one that lowers the
 // potential most) on sample s [M, D]; deterministic for a generator.
 at::Tensor kmeans_pp(const at::Tensor& s, int k, at::Generator& gen) {
@@ -131,21 +173,22 @@ at::Tensor kmeans_pp(const at::Tensor& s, int k, at::Generator& gen) {
   at::Tensor centers = at::empty({k, s.size(1)}, s.options());
   const int64_t first = at::randint(M, {1}, gen, at::TensorOptions(at::kLong)).item<int64_t>();
   centers[0] = s[first];
+  // Squared distances as ||s||^2 - 2 s.c + ||c||^2 (one small GEMM per step), clamped at 0.
+  const at::Tensor sn = s.square().sum(1);              // [M]
   at::Tensor closest = (s - s[first]).square().sum(1);  // [M]
   for (int c = 1; c < k; ++c) {
-    const at::Tensor pot = closest.to(at::kDouble);
-    const double total = pot.sum().item<double>();
+    const double total = closest.sum().item<double>();
     at::Tensor cand;
     if (total > 0) {
-      cand = at::multinomial(pot.to(at::kFloat).cpu(), trials, /*replacement=*/true, gen)
-                 .to(s.device());
+      cand = at::multinomial(closest.cpu(), trials, /*replacement=*/true, gen).to(s.device());
     } else {  // all sample rows coincide with centres: any rows
       cand = at::randint(M, {trials}, gen, at::TensorOptions(at::kLong)).to(s.device());
     }
-    const at::Tensor cs = s.index_select(0, cand);                // [trials, D]
-    const at::Tensor d = at::cdist(cs, s).square();               // [trials, M]
+    const at::Tensor cs = s.index_select(0, cand);  // [trials, D]
+    const at::Tensor d =
+        at::addmm(sn.unsqueeze(0), cs, s.t(), 1, -2).add_(cs.square().sum(1, true)).clamp_min_(0);
     const at::Tensor upd = at::minimum(closest.unsqueeze(0), d);  // [trials, M]
-    const int64_t best = upd.to(at::kDouble).sum(1).argmin().item<int64_t>();
+    const int64_t best = upd.sum(1, false, at::kDouble).argmin().item<int64_t>();
     centers[c] = cs[best];
     closest = upd[best];
   }
@@ -170,8 +213,8 @@ KMeans KMeans::fit(const at::Tensor& x_in, const KMeansConfig& c, Collective* gr
   const std::shared_ptr<Collective> group = or_single(group_in);
   Collective& g = *group;
   const at::Tensor x = x_in.to(at::kFloat).contiguous();
-  MUSEFM_CHECK(x.numel() == 0 || at::isfinite(x).all().item<bool>(),
-               "k-means: the rows hold NaN or infinite values (rank ", g.rank(), ")");
+  MUSEFM_CHECK(all_finite(x), "k-means: the rows hold NaN or infinite values (rank ", g.rank(),
+               ")");
 
   // Row counts of every rank -> this rank's global offset, and D agreement.
   at::Tensor counts = at::zeros({g.world_size(), 2}, at::kDouble);
@@ -194,13 +237,17 @@ KMeans KMeans::fit(const at::Tensor& x_in, const KMeansConfig& c, Collective* gr
   rep.rows = N;
 
   at::Generator gen = at::detail::createCPUGenerator(c.seed);
-  // k-means++ on a global sample, best of n_init.
+  // One global sample every rank holds whole: its first M rows for k-means++ (best of
+  // n_init), all S of them for the Lloyd iterations below.
   const int64_t M =
-      std::min(N, c.init_size > 0 ? c.init_size : std::max<int64_t>(3 * c.batch_size, 3 * c.k));
-  const at::Tensor pick = M == N
-                              ? at::arange(N, at::kLong)
-                              : at::randperm(N, gen, at::TensorOptions(at::kLong)).narrow(0, 0, M);
-  const at::Tensor sample = gather_rows(x, pick.to(x.device()), offset, g);
+      std::min(N, c.init_size > 0 ? c.init_size : std::max<int64_t>(40 * int64_t(c.k), 20000));
+  const int64_t S =
+      c.sample_iterations == 0
+          ? M
+          : std::max(M, std::min(N, c.sample_size > 0 ? c.sample_size : 256 * int64_t(c.k)));
+  const at::Tensor pick = S == N ? at::arange(N, at::kLong) : random_subset(N, S, gen);
+  const at::Tensor sampled = gather_rows(x, pick.to(x.device()), offset, g);
+  const at::Tensor sample = sampled.narrow(0, 0, M);
   at::Tensor centers;
   double best = std::numeric_limits<double>::infinity();
   for (int t = 0; t < c.n_init; ++t) {
@@ -210,6 +257,24 @@ KMeans KMeans::fit(const at::Tensor& x_in, const KMeansConfig& c, Collective* gr
     if (inertia < best) best = inertia, centers = cand;
   }
   rep.history.push_back(best * double(N) / double(M));  // sample inertia, scaled to N rows
+
+  // Lloyd iterations on a sample every rank holds whole (as faiss trains on 256 rows per
+  // cluster): cheap passes that bring the centres close before the passes over all rows.
+  if (c.sample_iterations > 0) {
+    const at::Tensor& s = sampled;
+    double prev = std::numeric_limits<double>::infinity();
+    for (int it = 0; it < c.sample_iterations; ++it) {
+      if (progress) progress("sample", it, c.sample_iterations);
+      const Accumulated a = accumulate(s, centers);  // identical on every rank: no reduction
+      const double inertia = a.inertia.item<double>();
+      centers = at::where((a.counts > 0).unsqueeze(1), a.sums / a.counts.clamp_min(1).unsqueeze(1),
+                          centers.to(at::kDouble))
+                    .to(at::kFloat);
+      ++rep.sample_iterations;
+      if (prev - inertia <= c.refine_tol * inertia) break;
+      prev = inertia;
+    }
+  }
 
   // Mini-batches: centre <- running mean of every row ever assigned to it.
   const int64_t batch = std::min(c.batch_size, N);

@@ -129,9 +129,9 @@ std::string fit_kmeans(const LabelOptions& o, const Teacher& t,
                    {"config", kc.to_json()}});
     progress.on_log(
         LogLevel::Info,
-        format("k-means K=%d on %lld frames: inertia %.6g (%lld mini-batch steps, %d "
-               "refinement iterations) -> %s",
-               kc.k, static_cast<long long>(rep.rows), rep.inertia,
+        format("k-means K=%d on %lld frames: inertia %.6g (%d sample iterations, %lld "
+               "mini-batch steps, %d refinement iterations) -> %s",
+               kc.k, static_cast<long long>(rep.rows), rep.inertia, rep.sample_iterations,
                static_cast<long long>(rep.minibatch_steps), rep.refine_iterations, path.c_str()));
   }
   group->barrier();
