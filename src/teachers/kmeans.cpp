@@ -205,67 +205,68 @@ KMeans::KMeans(at::Tensor centroids) : centroids_(std::move(centroids)) {
   MUSEFM_CHECK(at::isfinite(centroids_).all().item<bool>(), "KMeans: non-finite centroid");
 }
 
-KMeans KMeans::fit(const at::Tensor& x_in, const KMeansConfig& c, Collective* group_in,
-                   const KMeansProgress& progress, KMeansReport* report_out) {
-  c.validate();
-  MUSEFM_CHECK(x_in.dim() == 2 && x_in.size(1) >= 1, "k-means: rows must be [N, D], got ",
-               x_in.sizes());
-  const std::shared_ptr<Collective> group = or_single(group_in);
-  Collective& g = *group;
-  const at::Tensor x = x_in.to(at::kFloat).contiguous();
-  MUSEFM_CHECK(all_finite(x), "k-means: the rows hold NaN or infinite values (rank ", g.rank(),
-               ")");
+namespace {
 
-  // Row counts of every rank -> this rank's global offset, and D agreement.
-  at::Tensor counts = at::zeros({g.world_size(), 2}, at::kDouble);
-  counts[g.rank()][0] = double(x.size(0));
-  counts[g.rank()][1] = double(x.size(1));
-  {
+// One fit: this rank's rows, their place among every rank's, the generator, the centres and
+// the report, with one method per stage.
+struct Fit {
+  const KMeansConfig& c;
+  Collective& g;
+  const KMeansProgress& progress;
+  at::Tensor x;  // this rank's rows, float32, contiguous
+  at::Generator gen;
+  int64_t offset = 0, N = 0;
+  at::Tensor centers;
+  KMeansReport rep;
+
+  // Row counts of every rank -> this rank's global offset and N, and D agreement.
+  void count_rows() {
+    at::Tensor counts = at::zeros({g.world_size(), 2}, at::kDouble);
+    counts[g.rank()][0] = double(x.size(0));
+    counts[g.rank()][1] = double(x.size(1));
     std::vector<at::Tensor> t{counts};
     g.all_reduce_sum(t);
+    const auto cnt = counts.accessor<double, 2>();
+    for (int r = 0; r < g.world_size(); ++r) {
+      MUSEFM_CHECK(int64_t(cnt[r][1]) == x.size(1) || cnt[r][0] == 0, "k-means: rank ", r,
+                   " has rows of dimension ", int64_t(cnt[r][1]), ", this rank ", x.size(1));
+      if (r < g.rank()) offset += int64_t(cnt[r][0]);
+      N += int64_t(cnt[r][0]);
+    }
+    MUSEFM_CHECK(N >= c.k, "k-means: ", N, " rows for k = ", c.k, " clusters (need at least k)");
+    rep.rows = N;
   }
-  const auto cnt = counts.accessor<double, 2>();
-  int64_t offset = 0, N = 0;
-  for (int r = 0; r < g.world_size(); ++r) {
-    MUSEFM_CHECK(int64_t(cnt[r][1]) == x.size(1) || cnt[r][0] == 0, "k-means: rank ", r,
-                 " has rows of dimension ", int64_t(cnt[r][1]), ", this rank ", x.size(1));
-    if (r < g.rank()) offset += int64_t(cnt[r][0]);
-    N += int64_t(cnt[r][0]);
-  }
-  MUSEFM_CHECK(N >= c.k, "k-means: ", N, " rows for k = ", c.k, " clusters (need at least k)");
-  KMeansReport rep;
-  rep.rows = N;
 
-  at::Generator gen = at::detail::createCPUGenerator(c.seed);
-  // One global sample every rank holds whole: its first M rows for k-means++ (best of
-  // n_init), all S of them for the Lloyd iterations below.
-  const int64_t M =
-      std::min(N, c.init_size > 0 ? c.init_size : std::max<int64_t>(40 * int64_t(c.k), 20000));
-  const int64_t S =
-      c.sample_iterations == 0
-          ? M
-          : std::max(M, std::min(N, c.sample_size > 0 ? c.sample_size : 256 * int64_t(c.k)));
-  const at::Tensor pick = S == N ? at::arange(N, at::kLong) : random_subset(N, S, gen);
-  const at::Tensor sampled = gather_rows(x, pick.to(x.device()), offset, g);
-  const at::Tensor sample = sampled.narrow(0, 0, M);
-  at::Tensor centers;
-  double best = std::numeric_limits<double>::infinity();
-  for (int t = 0; t < c.n_init; ++t) {
-    if (progress) progress("init", t, c.n_init);
-    const at::Tensor cand = kmeans_pp(sample, c.k, gen);
-    const double inertia = nearest(sample, cand).second.to(at::kDouble).sum().item<double>();
-    if (inertia < best) best = inertia, centers = cand;
+  // One global sample every rank holds whole: its first M rows for k-means++ (best of n_init),
+  // all of them for sample_lloyd(). Returns the sample.
+  at::Tensor init() {
+    const int64_t M =
+        std::min(N, c.init_size > 0 ? c.init_size : std::max<int64_t>(40 * int64_t(c.k), 20000));
+    const int64_t S =
+        c.sample_iterations == 0
+            ? M
+            : std::max(M, std::min(N, c.sample_size > 0 ? c.sample_size : 256 * int64_t(c.k)));
+    const at::Tensor pick = S == N ? at::arange(N, at::kLong) : random_subset(N, S, gen);
+    const at::Tensor sampled = gather_rows(x, pick.to(x.device()), offset, g);
+    const at::Tensor sample = sampled.narrow(0, 0, M);
+    double best = std::numeric_limits<double>::infinity();
+    for (int t = 0; t < c.n_init; ++t) {
+      if (progress) progress("init", t, c.n_init);
+      const at::Tensor cand = kmeans_pp(sample, c.k, gen);
+      const double inertia = nearest(sample, cand).second.to(at::kDouble).sum().item<double>();
+      if (inertia < best) best = inertia, centers = cand;
+    }
+    rep.history.push_back(best * double(N) / double(M));  // sample inertia, scaled to N rows
+    return sampled;
   }
-  rep.history.push_back(best * double(N) / double(M));  // sample inertia, scaled to N rows
 
-  // Lloyd iterations on a sample every rank holds whole (as faiss trains on 256 rows per
-  // cluster): cheap passes that bring the centres close before the passes over all rows.
-  if (c.sample_iterations > 0) {
-    const at::Tensor& s = sampled;
+  // Lloyd iterations on the sample (as faiss trains on 256 rows per cluster): cheap passes
+  // that bring the centres close before the passes over all rows. Every rank computes the same.
+  void sample_lloyd(const at::Tensor& s) {
     double prev = std::numeric_limits<double>::infinity();
     for (int it = 0; it < c.sample_iterations; ++it) {
       if (progress) progress("sample", it, c.sample_iterations);
-      const Accumulated a = accumulate(s, centers);  // identical on every rank: no reduction
+      const Accumulated a = accumulate(s, centers);
       const double inertia = a.inertia.item<double>();
       centers = at::where((a.counts > 0).unsqueeze(1), a.sums / a.counts.clamp_min(1).unsqueeze(1),
                           centers.to(at::kDouble))
@@ -277,86 +278,111 @@ KMeans KMeans::fit(const at::Tensor& x_in, const KMeansConfig& c, Collective* gr
   }
 
   // Mini-batches: centre <- running mean of every row ever assigned to it.
-  const int64_t batch = std::min(c.batch_size, N);
-  const int64_t steps = int64_t(c.max_epochs) * ((N + batch - 1) / batch);
-  at::Tensor seen = at::zeros({c.k}, x.options().dtype(at::kDouble));
-  at::Tensor centers64 = centers.to(at::kDouble);
-  const double alpha = std::min(1.0, 2.0 * double(batch) / double(N + 1));
-  double ewa = -1, ewa_min = std::numeric_limits<double>::infinity();
-  int64_t no_improvement = 0, step = 0;
-  for (; step < steps; ++step) {
-    if (progress && step % 16 == 0) progress("minibatch", step, steps);
-    const at::Tensor idx =
-        at::randint(N, {batch}, gen, at::TensorOptions(at::kLong)).to(x.device());
-    const LocalPick p = local_rows(idx, offset, x.size(0));
-    Accumulated a = accumulate(x.index_select(0, p.rows), centers);
-    std::vector<at::Tensor> t{a.sums, a.counts, a.inertia};
-    g.all_reduce_sum(t);
-    seen += a.counts;
-    const at::Tensor hit = (a.counts > 0).unsqueeze(1);
-    centers64 = at::where(
-        hit,
-        centers64 + (a.sums - a.counts.unsqueeze(1) * centers64) / seen.clamp_min(1).unsqueeze(1),
-        centers64);
-    centers = centers64.to(at::kFloat);
-    // Early stop on the smoothed batch inertia (scikit-learn's max_no_improvement rule).
-    const double bi = a.inertia.item<double>() / double(batch);
-    ewa = ewa < 0 ? bi : ewa * (1 - alpha) + bi * alpha;
-    if (ewa < ewa_min) {
-      ewa_min = ewa;
-      no_improvement = 0;
-    } else if (c.max_no_improvement > 0 && ++no_improvement >= c.max_no_improvement) {
-      ++step;
-      break;
-    }
-  }
-  rep.minibatch_steps = step;
-
-  // Full-batch refinement (Lloyd), empty clusters re-seeded at the farthest rows.
-  double prev = std::numeric_limits<double>::infinity();
-  for (int it = 0; it <= c.refine_iterations; ++it) {
-    if (progress) progress("refine", it, c.refine_iterations + 1);
-    Accumulated a = accumulate(x, centers);
-    std::vector<at::Tensor> t{a.sums, a.counts, a.inertia};
-    g.all_reduce_sum(t);
-    const double inertia = a.inertia.item<double>();
-    rep.history.push_back(inertia);
-    rep.inertia = inertia;
-    if (it == c.refine_iterations || prev - inertia <= c.refine_tol * inertia) break;
-    prev = inertia;
-    rep.refine_iterations = it + 1;
-    const at::Tensor filled = a.counts > 0;
-    at::Tensor next = at::where(filled.unsqueeze(1), a.sums / a.counts.clamp_min(1).unsqueeze(1),
-                                centers.to(at::kDouble))
-                          .to(at::kFloat);
-    const int64_t empty = c.k - filled.sum().item<int64_t>();
-    if (empty > 0) {
-      // Farthest rows over all ranks: each rank offers its `empty` farthest, by global index.
-      const auto [ids, d2] = nearest(x, centers);
-      const int64_t m = std::min<int64_t>(empty, x.size(0));
-      at::Tensor offer_d = at::full({g.world_size(), empty}, -1.0, at::kDouble);
-      at::Tensor offer_i = at::zeros({g.world_size(), empty}, at::kDouble);
-      if (m > 0) {
-        const auto [top, pos] = d2.topk(m);
-        offer_d[g.rank()].narrow(0, 0, m).copy_(top.to(at::kDouble).cpu());
-        offer_i[g.rank()].narrow(0, 0, m).copy_((pos + offset).to(at::kDouble).cpu());
+  void minibatches() {
+    const int64_t batch = std::min(c.batch_size, N);
+    const int64_t steps = int64_t(c.max_epochs) * ((N + batch - 1) / batch);
+    at::Tensor seen = at::zeros({c.k}, x.options().dtype(at::kDouble));
+    at::Tensor centers64 = centers.to(at::kDouble);
+    const double alpha = std::min(1.0, 2.0 * double(batch) / double(N + 1));
+    double ewa = -1, ewa_min = std::numeric_limits<double>::infinity();
+    int64_t no_improvement = 0, step = 0;
+    for (; step < steps; ++step) {
+      if (progress && step % 16 == 0) progress("minibatch", step, steps);
+      const at::Tensor idx =
+          at::randint(N, {batch}, gen, at::TensorOptions(at::kLong)).to(x.device());
+      const LocalPick p = local_rows(idx, offset, x.size(0));
+      Accumulated a = accumulate(x.index_select(0, p.rows), centers);
+      std::vector<at::Tensor> t{a.sums, a.counts, a.inertia};
+      g.all_reduce_sum(t);
+      seen += a.counts;
+      const at::Tensor hit = (a.counts > 0).unsqueeze(1);
+      centers64 = at::where(
+          hit,
+          centers64 + (a.sums - a.counts.unsqueeze(1) * centers64) / seen.clamp_min(1).unsqueeze(1),
+          centers64);
+      centers = centers64.to(at::kFloat);
+      // Early stop on the smoothed batch inertia (scikit-learn's max_no_improvement rule).
+      const double bi = a.inertia.item<double>() / double(batch);
+      ewa = ewa < 0 ? bi : ewa * (1 - alpha) + bi * alpha;
+      if (ewa < ewa_min) {
+        ewa_min = ewa;
+        no_improvement = 0;
+      } else if (c.max_no_improvement > 0 && ++no_improvement >= c.max_no_improvement) {
+        ++step;
+        break;
       }
-      std::vector<at::Tensor> t2{offer_d, offer_i};
-      g.all_reduce_sum(t2);
-      // Ties broken by global index, so every rank (and a one-process run) picks the same.
-      const at::Tensor key = offer_d.flatten() * double(N + 1) - offer_i.flatten() / double(N + 1);
-      const at::Tensor order = key.argsort(/*stable=*/true, /*dim=*/0, /*descending=*/true);
-      const at::Tensor far =
-          offer_i.flatten().index_select(0, order.narrow(0, 0, empty)).to(at::kLong).to(x.device());
-      const at::Tensor rows = gather_rows(x, far, offset, g);
-      const at::Tensor holes = (~filled).nonzero().squeeze(1);
-      next.index_copy_(0, holes, rows);
-      rep.reseeded_clusters += int(empty);
     }
-    centers = next;
+    rep.minibatch_steps = step;
   }
-  if (report_out) *report_out = rep;
-  return KMeans(centers);
+
+  // The `empty` rows farthest from their centre over all ranks (each rank offers its own
+  // farthest, by global index; ties broken by that index, so every rank picks the same).
+  at::Tensor farthest_rows(int64_t empty) {
+    const auto [ids, d2] = nearest(x, centers);
+    const int64_t m = std::min<int64_t>(empty, x.size(0));
+    at::Tensor offer_d = at::full({g.world_size(), empty}, -1.0, at::kDouble);
+    at::Tensor offer_i = at::zeros({g.world_size(), empty}, at::kDouble);
+    if (m > 0) {
+      const auto [top, pos] = d2.topk(m);
+      offer_d[g.rank()].narrow(0, 0, m).copy_(top.to(at::kDouble).cpu());
+      offer_i[g.rank()].narrow(0, 0, m).copy_((pos + offset).to(at::kDouble).cpu());
+    }
+    std::vector<at::Tensor> t{offer_d, offer_i};
+    g.all_reduce_sum(t);
+    const at::Tensor key = offer_d.flatten() * double(N + 1) - offer_i.flatten() / double(N + 1);
+    const at::Tensor order = key.argsort(/*stable=*/true, /*dim=*/0, /*descending=*/true);
+    const at::Tensor far =
+        offer_i.flatten().index_select(0, order.narrow(0, 0, empty)).to(at::kLong).to(x.device());
+    return gather_rows(x, far, offset, g);
+  }
+
+  // Full-batch refinement (Lloyd) over all rows, empty clusters re-seeded at the farthest rows.
+  void refine() {
+    double prev = std::numeric_limits<double>::infinity();
+    for (int it = 0; it <= c.refine_iterations; ++it) {
+      if (progress) progress("refine", it, c.refine_iterations + 1);
+      Accumulated a = accumulate(x, centers);
+      std::vector<at::Tensor> t{a.sums, a.counts, a.inertia};
+      g.all_reduce_sum(t);
+      const double inertia = a.inertia.item<double>();
+      rep.history.push_back(inertia);
+      rep.inertia = inertia;
+      if (it == c.refine_iterations || prev - inertia <= c.refine_tol * inertia) break;
+      prev = inertia;
+      rep.refine_iterations = it + 1;
+      const at::Tensor filled = a.counts > 0;
+      at::Tensor next = at::where(filled.unsqueeze(1), a.sums / a.counts.clamp_min(1).unsqueeze(1),
+                                  centers.to(at::kDouble))
+                            .to(at::kFloat);
+      const int64_t empty = c.k - filled.sum().item<int64_t>();
+      if (empty > 0) {
+        next.index_copy_(0, (~filled).nonzero().squeeze(1), farthest_rows(empty));
+        rep.reseeded_clusters += int(empty);
+      }
+      centers = next;
+    }
+  }
+};
+
+}  // namespace
+
+KMeans KMeans::fit(const at::Tensor& x_in, const KMeansConfig& c, Collective* group_in,
+                   const KMeansProgress& progress, KMeansReport* report_out) {
+  c.validate();
+  MUSEFM_CHECK(x_in.dim() == 2 && x_in.size(1) >= 1, "k-means: rows must be [N, D], got ",
+               x_in.sizes());
+  const std::shared_ptr<Collective> group = or_single(group_in);
+  Fit f{c, *group, progress, x_in.to(at::kFloat).contiguous(),
+        at::detail::createCPUGenerator(c.seed)};
+  MUSEFM_CHECK(all_finite(f.x), "k-means: the rows hold NaN or infinite values (rank ",
+               group->rank(), ")");
+  f.count_rows();
+  const at::Tensor sample = f.init();
+  if (c.sample_iterations > 0) f.sample_lloyd(sample);
+  f.minibatches();
+  f.refine();
+  if (report_out) *report_out = f.rep;
+  return KMeans(f.centers);
 }
 
 at::Tensor KMeans::assign(const at::Tensor& x) const {
