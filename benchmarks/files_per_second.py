@@ -7,10 +7,10 @@ a real catalogue; --rate 24000 writes WAV that needs no resampling). Builds a ME
 encoder with random weights in transformers (--model small: the default model's
 architecture without its CQT input; 95m: MERT-v1-95M), converts it for musefm, then in
 interleaved rounds (every implementation once per round, on the same clips) embeds every clip:
-  musefm   `musefm extract DIR --batch B --layers all --pool mean` (length bucketing, a
-           loader thread decoding the next batch while the model runs, libsoxr HQ resampling);
-           also with --loader-threads 0 (what the loader thread buys) and with --resample best
-           (libsamplerate's best sinc, the resampler before this benchmark)
+  musefm   `musefm extract DIR --batch B --layers all --pool mean` (length bucketing, loader
+           threads "auto", libsoxr HQ resampling); also with --resample best (libsamplerate's
+           best sinc, the resampler before this benchmark) and, with --loader-variants, with
+           --loader-threads 0 and 1
   peer     the loop a transformers user writes: per batch, soundfile.read + torchaudio
            resample each file, stack, HubertModel(x, output_hidden_states=True) under
            torch.inference_mode(), mean over time of every hidden state, np.save per clip
@@ -65,11 +65,10 @@ def write_clips(out, n, seconds, rate, seed):
     return sorted(os.listdir(out))
 
 
-def run_musefm(cli, clips_dir, model_dir, out, batch, threads, loader, resample="soxr-hq"):
+def run_musefm(cli, clips_dir, model_dir, out, batch, threads, extra=()):
     r = subprocess.run([cli, "extract", clips_dir, "--model", model_dir, "--out-dir", out,
                         "--batch", str(batch), "--threads", str(threads), "--layers", "all",
-                        "--pool", "mean", "--loader-threads", str(loader), "--overwrite",
-                        "--resample", resample],
+                        "--pool", "mean", "--overwrite", *extra],
                        capture_output=True, text=True)
     if r.returncode != 0:
         sys.exit(f"musefm extract failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
@@ -114,6 +113,8 @@ def main():
     ap.add_argument("--rate", type=int, default=44100, help="sample rate of the clips written")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--loader-variants", action="store_true",
+                    help="also run musefm with --loader-threads 0 and 1")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--cli", default=os.path.join(ROOT, "build", "src", "cli", "musefm"))
     ap.add_argument("--work", help="keep the clips and outputs here (default: a temp folder)")
@@ -129,18 +130,17 @@ def main():
     base.save_pretrained(hf_dir)
     convert_hf_mert(hf_dir, model_dir)
     peer = transformers.HubertModel.from_pretrained(hf_dir, attn_implementation="sdpa").eval()
-    rows = {k: [] for k in ("musefm", "musefm, loader 0", "musefm, resample best",
-                            "transformers")}
+    variants = {"musefm": ()}  # defaults: the loader threads are "auto"
+    if args.loader_variants:
+        variants.update({"musefm, --loader-threads 0": ("--loader-threads", "0"),
+                         "musefm, --loader-threads 1": ("--loader-threads", "1")})
+    if args.rate != SR:
+        variants["musefm, --resample best"] = ("--resample", "best")
+    rows = {k: [] for k in [*variants, "transformers"]}
     for r in range(args.rounds):
-        rows["musefm"].append(run_musefm(args.cli, clips, model_dir, os.path.join(work, "m"),
-                                         args.batch, args.threads, 1))
-        rows["musefm, loader 0"].append(run_musefm(args.cli, clips, model_dir,
-                                                   os.path.join(work, "m0"), args.batch,
-                                                   args.threads, 0))
-        if args.rate != SR:
-            rows["musefm, resample best"].append(run_musefm(
-                args.cli, clips, model_dir, os.path.join(work, "mb"), args.batch, args.threads, 1,
-                "best"))
+        for i, (name, extra) in enumerate(variants.items()):
+            rows[name].append(run_musefm(args.cli, clips, model_dir, os.path.join(work, f"m{i}"),
+                                         args.batch, args.threads, extra))
         rows["transformers"].append(run_peer(peer, clips, files, os.path.join(work, "p"),
                                              args.batch))
         print(f"round {r + 1}/{args.rounds}: " +
@@ -148,7 +148,7 @@ def main():
     cos = []
     for f in files[:: max(1, len(files) // 50)]:
         stem = os.path.splitext(f)[0] + ".npy"
-        a = np.load(os.path.join(work, "m", stem)).ravel()
+        a = np.load(os.path.join(work, "m0", stem)).ravel()
         b = np.load(os.path.join(work, "p", stem)).ravel()
         cos.append(float(a @ b / np.linalg.norm(a) / np.linalg.norm(b)))
     print(f"\nembeddings musefm vs transformers, {len(cos)} clips: worst cosine {min(cos):.6f} "
