@@ -122,7 +122,7 @@ TEST(CliExtract, LoaderThreadChangesNothingAndTheResamplerIsTheChosenOne) {
                         SF_FORMAT_FLAC | SF_FORMAT_PCM_16);
   }
   const std::string base = "extract " + root + " --model " + kTiny + " --batch 2 --threads 1";
-  ASSERT_EQ(run(base + " --out-dir " + a), 0);
+  ASSERT_EQ(run(base + " --out-dir " + a + " --loader-threads 2"), 0);
   ASSERT_EQ(run(base + " --out-dir " + b + " --loader-threads 0"), 0);
   ASSERT_EQ(run(base + " --out-dir " + c + " --resample best"), 0);
   for (int i = 0; i < 5; ++i) {

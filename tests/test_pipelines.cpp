@@ -347,7 +347,7 @@ TEST(FileBatch, GroupsAreBucketedByLengthAndTheNextOneIsPrefetched) {
                                               "process len30 "}));
 }
 
-TEST(CoreHelpers, TaskPoolRunsInOrderAndHandsBackErrors) {
+TEST(CoreHelpers, TaskPoolReturnsEveryResultAndHandsBackErrors) {
   for (int threads : {0, 1, 3}) {
     core_detail::TaskPool pool(threads);
     std::vector<std::future<int>> results;

@@ -26,14 +26,13 @@ class EmbeddingFileWriter {
  public:
   /// `ex` must outlive the writer; `model_dir` (its model.safetensors checksum is taken now) is
   /// recorded in the sidecars; `format`: "npy" or "safetensors". `loader_threads` decode and
-  /// resample the files prefetch() names in the background (0: prefetch() decodes at once);
+  /// resample the files prefetch() names in the background (0: prefetch() does nothing and
+  /// write() decodes);
   /// kAutoLoaderThreads: two on CUDA, else one per core the model's threads leave free (at
   /// most two; none when the model uses every core, where a loader thread only preempts it).
   static constexpr int kAutoLoaderThreads = -1;
   EmbeddingFileWriter(const Extractor& ex, const std::string& model_dir,
                       const std::string& format = "npy", int loader_threads = kAutoLoaderThreads);
-  /// The loader threads this writer runs (kAutoLoaderThreads resolved).
-  int loader_threads() const;
   /// Starts decoding and resampling the jobs' inputs that fit one window, ahead of the write()
   /// that takes them (run_file_batch's `prefetch`). A decoding error is reported by that write().
   void prefetch(const std::vector<FileJob>& jobs) const;

@@ -140,6 +140,7 @@ struct EmbeddingFileWriter::Impl {
   }
 
   void prefetch(const std::vector<FileJob>& jobs) const {
+    if (loader_threads_ == 0) return;  // take() decodes in the model's thread
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& j : jobs)
       if (!ahead_.count(j.input))
@@ -207,8 +208,6 @@ EmbeddingFileWriter::EmbeddingFileWriter(const Extractor& ex, const std::string&
       file_checksum((std::filesystem::path(model_dir) / "model.safetensors").string());
   impl_ = std::make_shared<const Impl>(ex, model_dir, hash, format, loader_threads);
 }
-
-int EmbeddingFileWriter::loader_threads() const { return impl_->loader_threads_; }
 
 void EmbeddingFileWriter::prefetch(const std::vector<FileJob>& jobs) const {
   impl_->prefetch(jobs);

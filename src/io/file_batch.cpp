@@ -67,9 +67,10 @@ std::vector<FileInput> collect_inputs(const std::vector<std::string>& args) {
 
 namespace {
 // Orders each run of `group` * kBucketGroups jobs by the duration in their headers (unreadable
-// ones first: they fail fast), keeping the input order among equal lengths.
-void bucket_by_length(std::vector<FileJob>& jobs, size_t group) {
-  if (group <= 1) return;
+// ones first: they fail fast), keeping the input order among equal lengths. Returns the
+// durations in the new order (-1: unreadable), or nothing when group <= 1 (no reordering).
+std::vector<double> bucket_by_length(std::vector<FileJob>& jobs, size_t group) {
+  if (group <= 1) return {};
   std::vector<std::pair<double, FileJob>> keyed;
   for (auto& j : jobs) {
     double d = -1;
@@ -83,7 +84,12 @@ void bucket_by_length(std::vector<FileJob>& jobs, size_t group) {
   for (size_t b = 0; b < keyed.size(); b += run)
     std::stable_sort(keyed.begin() + long(b), keyed.begin() + long(std::min(b + run, keyed.size())),
                      [](const auto& x, const auto& y) { return x.first < y.first; });
-  for (size_t k = 0; k < jobs.size(); ++k) jobs[k] = std::move(keyed[k].second);
+  std::vector<double> durations(jobs.size());
+  for (size_t k = 0; k < jobs.size(); ++k) {
+    durations[k] = keyed[k].first;
+    jobs[k] = std::move(keyed[k].second);
+  }
+  return durations;
 }
 }  // namespace
 
@@ -99,7 +105,7 @@ FileBatchSummary run_file_batch(const std::vector<FileInput>& inputs, const std:
   s.failures_path = (fs::path(out_dir) / failures_name).string();
   std::ofstream failures;
   progress.on_begin(label, int64_t(inputs.size()));
-  std::vector<FileJob> todo;
+  std::vector<FileJob> to_run;
   for (const auto& in : inputs) {
     const std::string out = (fs::path(out_dir) / in.key).string() + extension;
     if (!overwrite && fs::exists(out) && fs::exists(sidecar_path(out))) {
@@ -109,29 +115,34 @@ FileBatchSummary run_file_batch(const std::vector<FileInput>& inputs, const std:
     }
     std::error_code ec;
     fs::create_directories(fs::path(out).parent_path(), ec);
-    todo.push_back({in.path, out, ""});
+    to_run.push_back({in.path, out, ""});
   }
   group = std::max<size_t>(group, 1);
-  bucket_by_length(todo, group);
+  const std::vector<double> durations = bucket_by_length(to_run, group);
   const auto group_at = [&](size_t b) {
-    return std::vector<FileJob>(todo.begin() + long(b),
-                                todo.begin() + long(std::min(b + group, todo.size())));
+    return std::vector<FileJob>(to_run.begin() + long(b),
+                                to_run.begin() + long(std::min(b + group, to_run.size())));
   };
-  for (size_t b = 0; b < todo.size(); b += group) {
+  for (size_t b = 0; b < to_run.size(); b += group) {
     std::vector<FileJob> pending = group_at(b);
-    if (prefetch && b + group < todo.size()) prefetch(group_at(b + group));
+    if (prefetch && b + group < to_run.size()) prefetch(group_at(b + group));
     try {
       process(pending);
     } catch (const Error& e) {
       for (auto& j : pending)
         if (j.error.empty()) j.error = e.what();
     }
-    for (const auto& j : pending) {
+    for (size_t i = 0; i < pending.size(); ++i) {
+      const FileJob& j = pending[i];
       if (j.error.empty()) {
         ++s.written;
-        try {
-          s.audio_s += probe_audio(j.input).duration_s();
-        } catch (const Error&) {  // written, so it was readable; a vanished file adds nothing
+        if (!durations.empty() && durations[b + i] >= 0) {
+          s.audio_s += durations[b + i];  // read when bucketing
+        } else {
+          try {
+            s.audio_s += probe_audio(j.input).duration_s();
+          } catch (const Error&) {  // written, so it was readable; a vanished file adds nothing
+          }
         }
       } else {
         ++s.failed;
